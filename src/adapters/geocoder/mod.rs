@@ -1,0 +1,3 @@
+//! Geocoder adapters.
+
+pub mod none;

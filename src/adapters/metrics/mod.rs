@@ -1,0 +1,3 @@
+//! Metrics adapters.
+
+pub mod noop;

@@ -1,0 +1,638 @@
+//! Campaigns: what researchers watch (a vocabulary of search queries), when and how. Holds the
+//! validation of new and updated campaigns.
+
+use chrono::{DateTime, Utc};
+
+use super::error::{DomainError, Errors};
+use super::time::{Calendar, Day};
+
+pub const MAX_NAME_LEN: usize = 255;
+pub const MAX_NOTES_LEN: usize = 64 * 1024;
+pub const MAX_QUERIES: usize = 10_000;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Query {
+    Exact(String),
+    Terms(Vec<String>),
+}
+
+impl Query {
+    /// The label used in exports: the exact text, or the terms joined by `, `.
+    pub fn label(&self) -> String {
+        match self {
+            Query::Exact(s) => s.clone(),
+            Query::Terms(terms) => terms.join(", "),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Vocabulary {
+    pub queries: Vec<Query>,
+}
+
+impl Vocabulary {
+    /// The first `n` queries (all of them when there are fewer).
+    pub fn truncated(&self, n: usize) -> Vocabulary {
+        Vocabulary {
+            queries: self.queries.iter().take(n).cloned().collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Campaign {
+    pub name: String,
+    pub create_time: DateTime<Utc>,
+    pub display_name: String,
+    pub email: Option<String>,
+    pub notes: Option<String>,
+    pub vocabulary: Vocabulary,
+    pub start_time: Option<DateTime<Utc>>,
+    pub end_time: Option<DateTime<Utc>>,
+    pub delay: i32,
+    pub grace_delay: i32,
+    pub group_size: i32,
+    pub sampling_rate: Option<f64>,
+    pub collect_encrypted: bool,
+    pub collect_raw: bool,
+}
+
+impl Campaign {
+    /// startTime is set and not in the future.
+    pub fn started(&self, now: DateTime<Utc>) -> bool {
+        self.start_time.is_some_and(|t| t <= now)
+    }
+
+    /// endTime is set and not in the future.
+    pub fn completed(&self, now: DateTime<Utc>) -> bool {
+        self.end_time.is_some_and(|t| t <= now)
+    }
+
+    pub fn active(&self, now: DateTime<Utc>) -> bool {
+        self.started(now) && !self.completed(now)
+    }
+
+    /// The last day that gets sketches: the day containing the last instant before endTime.
+    /// `None` when the campaign has no end (or no start).
+    pub fn last_day(&self, cal: &Calendar) -> Option<Day> {
+        let start = self.start_time?;
+        let end = self.end_time?;
+        Some(cal.relative_day(start, end - chrono::Duration::milliseconds(1)))
+    }
+
+    /// Whether day `d` lies (at least partly) within [startTime, endTime).
+    pub fn collects_day(&self, cal: &Calendar, d: Day) -> bool {
+        match self.start_time {
+            None => false,
+            Some(_) if d < 0 => false,
+            Some(_) => self.last_day(cal).is_none_or(|last| d <= last),
+        }
+    }
+
+    /// Days counted from the start after which day `d` had its final aggregation; a sketch of
+    /// day `d` is open while `relative_day(start, now) < d + window_days()`.
+    pub fn window_days(&self) -> Day {
+        2 + self.delay as Day + self.grace_delay as Day
+    }
+}
+
+/// A query as received: exactly one of the two must be given.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QueryInput {
+    pub exact: Option<String>,
+    pub terms: Option<Vec<String>>,
+}
+
+/// The editable fields of a campaign as received (create or full replacement); `None` means
+/// absent and takes the default.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CampaignInput {
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+    pub notes: Option<String>,
+    pub vocabulary: Option<Vec<QueryInput>>,
+    pub start_time: Option<DateTime<Utc>>,
+    pub end_time: Option<DateTime<Utc>>,
+    pub delay: Option<i64>,
+    pub grace_delay: Option<i64>,
+    pub group_size: Option<i64>,
+    pub sampling_rate: Option<f64>,
+    pub collect_encrypted: Option<bool>,
+    pub collect_raw: Option<bool>,
+}
+
+/// The editable part of a campaign after validation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CampaignFields {
+    pub display_name: String,
+    pub email: Option<String>,
+    pub notes: Option<String>,
+    pub vocabulary: Vocabulary,
+    pub start_time: Option<DateTime<Utc>>,
+    pub end_time: Option<DateTime<Utc>>,
+    pub delay: i32,
+    pub grace_delay: i32,
+    pub group_size: i32,
+    pub sampling_rate: Option<f64>,
+    pub collect_encrypted: bool,
+    pub collect_raw: bool,
+}
+
+impl CampaignFields {
+    pub fn into_campaign(self, name: String, create_time: DateTime<Utc>) -> Campaign {
+        Campaign {
+            name,
+            create_time,
+            display_name: self.display_name,
+            email: self.email,
+            notes: self.notes,
+            vocabulary: self.vocabulary,
+            start_time: self.start_time,
+            end_time: self.end_time,
+            delay: self.delay,
+            grace_delay: self.grace_delay,
+            group_size: self.group_size,
+            sampling_rate: self.sampling_rate,
+            collect_encrypted: self.collect_encrypted,
+            collect_raw: self.collect_raw,
+        }
+    }
+}
+
+/// A text that goes into a separated list (email, vocabulary term): not blank, no separator.
+fn check_separated_text(errors: &mut Errors, field: &str, value: &str) {
+    if value.trim().is_empty() {
+        errors.add(field, "should not be empty");
+    } else if value.contains(',') {
+        errors.add(field, "should not contain a comma");
+    } else if value.contains(['\n', '\r']) {
+        errors.add(field, "should not contain a line break");
+    }
+    if value.chars().count() > MAX_NAME_LEN {
+        errors.add(
+            field,
+            format!("should be at most {MAX_NAME_LEN} characters"),
+        );
+    }
+}
+
+fn check_int(errors: &mut Errors, field: &str, value: i64, min: i64) -> i32 {
+    if value < min {
+        errors.add(field, format!("should be at least {min}"));
+    } else if value > i32::MAX as i64 {
+        errors.add(field, format!("should be at most {}", i32::MAX));
+    }
+    value.clamp(i32::MIN as i64, i32::MAX as i64) as i32
+}
+
+fn validate_query(errors: &mut Errors, index: usize, query: &QueryInput) -> Option<Query> {
+    let field = format!("vocabulary.queries.{index}");
+    match (&query.exact, &query.terms) {
+        (None, None) => {
+            errors.add(field, "should specify a query");
+            None
+        }
+        (Some(_), Some(_)) => {
+            errors.add(
+                field,
+                "should specify either an exact or terms query, not both",
+            );
+            None
+        }
+        (Some(exact), None) => {
+            check_separated_text(errors, &format!("{field}.exact"), exact);
+            Some(Query::Exact(exact.trim().to_string()))
+        }
+        (None, Some(terms)) => {
+            if terms.is_empty() {
+                errors.add(format!("{field}.terms"), "should not be empty");
+            }
+            for (i, term) in terms.iter().enumerate() {
+                check_separated_text(errors, &format!("{field}.terms.{i}"), term);
+            }
+            Some(Query::Terms(
+                terms.iter().map(|t| t.trim().to_string()).collect(),
+            ))
+        }
+    }
+}
+
+/// Validates a campaign as received, reporting every problem at once, and applies defaults.
+pub fn validate(input: &CampaignInput) -> Result<CampaignFields, DomainError> {
+    let mut errors = Errors::default();
+    let display_name = input.display_name.clone().unwrap_or_default();
+    if display_name.trim().is_empty() {
+        errors.add("displayName", "should not be empty");
+    } else if display_name.chars().count() > MAX_NAME_LEN {
+        errors.add(
+            "displayName",
+            format!("should be at most {MAX_NAME_LEN} characters"),
+        );
+    }
+    if let Some(email) = &input.email {
+        check_separated_text(&mut errors, "email", email);
+    }
+    if let Some(notes) = &input.notes {
+        if notes.len() > MAX_NOTES_LEN {
+            errors.add("notes", format!("should be at most {MAX_NOTES_LEN} bytes"));
+        }
+    }
+    let delay = check_int(&mut errors, "delay", input.delay.unwrap_or(0), 0);
+    let grace_delay = check_int(&mut errors, "graceDelay", input.grace_delay.unwrap_or(0), 0);
+    let group_size = check_int(&mut errors, "groupSize", input.group_size.unwrap_or(10), 2);
+    if let Some(rate) = input.sampling_rate {
+        if !(0.0..=1.0).contains(&rate) {
+            errors.add("samplingRate", "should be between 0 and 1");
+        }
+    }
+    if let (Some(start), Some(end)) = (input.start_time, input.end_time) {
+        if end < start {
+            errors.add("endTime", "should be after startTime");
+        }
+    }
+    let raw_queries = input.vocabulary.as_deref().unwrap_or_default();
+    let mut queries = Vec::with_capacity(raw_queries.len().min(MAX_QUERIES));
+    if raw_queries.len() > MAX_QUERIES {
+        errors.add(
+            "vocabulary.queries",
+            format!("should hold at most {MAX_QUERIES} queries"),
+        );
+    } else {
+        for (i, q) in raw_queries.iter().enumerate() {
+            if let Some(q) = validate_query(&mut errors, i, q) {
+                queries.push(q);
+            }
+        }
+    }
+    errors.into_result()?;
+    Ok(CampaignFields {
+        display_name,
+        email: input.email.as_ref().map(|e| e.trim().to_string()),
+        notes: input.notes.clone(),
+        vocabulary: Vocabulary { queries },
+        start_time: input.start_time,
+        end_time: input.end_time,
+        delay,
+        grace_delay,
+        group_size,
+        sampling_rate: input.sampling_rate,
+        collect_encrypted: input.collect_encrypted.unwrap_or(true),
+        collect_raw: input.collect_raw.unwrap_or(false),
+    })
+}
+
+/// Checks a full replacement of `current` against the update rules (on top of `validate`).
+pub fn validate_update(
+    current: &Campaign,
+    new: &CampaignFields,
+    now: DateTime<Utc>,
+) -> Result<(), DomainError> {
+    let mut errors = Errors::default();
+    if current.started(now) {
+        let frozen = "cannot be changed once the campaign has started";
+        if new.start_time != current.start_time {
+            errors.add("startTime", frozen);
+        }
+        if new.delay != current.delay {
+            errors.add("delay", frozen);
+        }
+        if new.grace_delay != current.grace_delay {
+            errors.add("graceDelay", frozen);
+        }
+        if new.group_size != current.group_size {
+            errors.add("groupSize", frozen);
+        }
+        if new.sampling_rate != current.sampling_rate {
+            errors.add("samplingRate", frozen);
+        }
+        if new.collect_encrypted != current.collect_encrypted {
+            errors.add("collectEncrypted", frozen);
+        }
+        if new.collect_raw != current.collect_raw {
+            errors.add("collectRaw", frozen);
+        }
+        if current.completed(now) {
+            if new.end_time != current.end_time {
+                errors.add(
+                    "endTime",
+                    "cannot be changed once the campaign has completed",
+                );
+            }
+        } else if new.end_time != current.end_time && new.end_time.is_some_and(|t| t < now) {
+            errors.add("endTime", "cannot be set in the past");
+        }
+    }
+    let old = &current.vocabulary.queries;
+    if new.vocabulary.queries.len() < old.len() || new.vocabulary.queries[..old.len()] != old[..] {
+        errors.add(
+            "vocabulary.queries",
+            "existing queries cannot be removed or changed",
+        );
+    }
+    errors.into_result()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::error::FieldError;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn messages(r: Result<CampaignFields, DomainError>) -> Vec<String> {
+        match r {
+            Err(DomainError::Invalid(errs)) => errs.iter().map(FieldError::to_string).collect(),
+            other => panic!("expected invalid, got {other:?}"),
+        }
+    }
+
+    fn exact(s: &str) -> QueryInput {
+        QueryInput {
+            exact: Some(s.into()),
+            terms: None,
+        }
+    }
+
+    fn valid() -> CampaignInput {
+        CampaignInput {
+            display_name: Some("Flu".into()),
+            vocabulary: Some(vec![exact("flu")]),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn validate_applies_defaults() {
+        let f = validate(&CampaignInput {
+            display_name: Some("Flu".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(f.delay, 0);
+        assert_eq!(f.grace_delay, 0);
+        assert_eq!(f.group_size, 10);
+        assert!(f.collect_encrypted);
+        assert!(!f.collect_raw);
+        assert_eq!(f.vocabulary, Vocabulary::default());
+        assert_eq!(f.sampling_rate, None);
+    }
+
+    #[test]
+    fn validate_reports_every_numeric_rule_together() {
+        let input = CampaignInput {
+            display_name: Some("  ".into()),
+            delay: Some(-1),
+            grace_delay: Some(-2),
+            group_size: Some(1),
+            sampling_rate: Some(1.5),
+            start_time: Some(t("2018-05-12T00:00:00Z")),
+            end_time: Some(t("2018-05-11T00:00:00Z")),
+            ..Default::default()
+        };
+        assert_eq!(
+            messages(validate(&input)),
+            vec![
+                "displayName: should not be empty",
+                "delay: should be at least 0",
+                "graceDelay: should be at least 0",
+                "groupSize: should be at least 2",
+                "samplingRate: should be between 0 and 1",
+                "endTime: should be after startTime",
+            ]
+        );
+    }
+
+    #[test]
+    fn validate_rejects_negative_sampling_rate_and_accepts_bounds() {
+        let mut input = valid();
+        input.sampling_rate = Some(-0.1);
+        assert_eq!(
+            messages(validate(&input)),
+            vec!["samplingRate: should be between 0 and 1"]
+        );
+        input.sampling_rate = Some(0.0);
+        assert!(validate(&input).is_ok());
+        input.sampling_rate = Some(1.0);
+        assert!(validate(&input).is_ok());
+    }
+
+    #[test]
+    fn validate_accepts_end_equal_to_start() {
+        let mut input = valid();
+        input.start_time = Some(t("2018-05-12T00:00:00Z"));
+        input.end_time = input.start_time;
+        assert!(validate(&input).is_ok());
+    }
+
+    #[test]
+    fn validate_rejects_email_and_terms_with_separators_or_blank() {
+        let input = CampaignInput {
+            display_name: Some("Flu".into()),
+            email: Some("a,b@c.org".into()),
+            vocabulary: Some(vec![
+                exact("flu\nfever"),
+                QueryInput {
+                    exact: None,
+                    terms: Some(vec!["flu".into(), " ".into(), "a,b".into()]),
+                },
+                QueryInput::default(),
+                QueryInput {
+                    exact: Some("x".into()),
+                    terms: Some(vec!["y".into()]),
+                },
+                QueryInput {
+                    exact: None,
+                    terms: Some(vec![]),
+                },
+            ]),
+            ..Default::default()
+        };
+        assert_eq!(
+            messages(validate(&input)),
+            vec![
+                "email: should not contain a comma",
+                "vocabulary.queries.0.exact: should not contain a line break",
+                "vocabulary.queries.1.terms.1: should not be empty",
+                "vocabulary.queries.1.terms.2: should not contain a comma",
+                "vocabulary.queries.2: should specify a query",
+                "vocabulary.queries.3: should specify either an exact or terms query, not both",
+                "vocabulary.queries.4.terms: should not be empty",
+            ]
+        );
+    }
+
+    #[test]
+    fn validate_rejects_blank_email() {
+        let mut input = valid();
+        input.email = Some(" ".into());
+        assert_eq!(
+            messages(validate(&input)),
+            vec!["email: should not be empty"]
+        );
+    }
+
+    #[test]
+    fn validate_bounds_sizes() {
+        let mut input = valid();
+        input.display_name = Some("x".repeat(256));
+        input.notes = Some("n".repeat(MAX_NOTES_LEN + 1));
+        input.email = Some("e".repeat(256));
+        input.vocabulary = Some(vec![exact("q"); MAX_QUERIES + 1]);
+        assert_eq!(
+            messages(validate(&input)),
+            vec![
+                "displayName: should be at most 255 characters",
+                "email: should be at most 255 characters",
+                "notes: should be at most 65536 bytes",
+                "vocabulary.queries: should hold at most 10000 queries",
+            ]
+        );
+        input.display_name = Some("x".repeat(255));
+        input.notes = Some("n".repeat(MAX_NOTES_LEN));
+        input.email = Some("e".repeat(255));
+        input.vocabulary = Some(vec![exact("q"); MAX_QUERIES]);
+        assert!(validate(&input).is_ok());
+    }
+
+    #[test]
+    fn validate_rejects_group_size_beyond_i32() {
+        let mut input = valid();
+        input.group_size = Some(i64::MAX);
+        assert_eq!(
+            messages(validate(&input)),
+            vec!["groupSize: should be at most 2147483647"]
+        );
+    }
+
+    fn campaign(start: &str, end: Option<&str>) -> Campaign {
+        let mut input = valid();
+        input.start_time = Some(t(start));
+        input.end_time = end.map(t);
+        validate(&input)
+            .unwrap()
+            .into_campaign("c".into(), t("2018-01-01T00:00:00Z"))
+    }
+
+    fn fields_of(c: &Campaign) -> CampaignFields {
+        CampaignFields {
+            display_name: c.display_name.clone(),
+            email: c.email.clone(),
+            notes: c.notes.clone(),
+            vocabulary: c.vocabulary.clone(),
+            start_time: c.start_time,
+            end_time: c.end_time,
+            delay: c.delay,
+            grace_delay: c.grace_delay,
+            group_size: c.group_size,
+            sampling_rate: c.sampling_rate,
+            collect_encrypted: c.collect_encrypted,
+            collect_raw: c.collect_raw,
+        }
+    }
+
+    fn update_messages(current: &Campaign, new: &CampaignFields, now: &str) -> Vec<String> {
+        match validate_update(current, new, t(now)) {
+            Ok(()) => vec![],
+            Err(DomainError::Invalid(errs)) => errs.iter().map(FieldError::to_string).collect(),
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+
+    #[test]
+    fn update_of_started_campaign_freezes_collection_settings() {
+        let c = campaign("2018-05-01T00:00:00Z", None);
+        let mut new = fields_of(&c);
+        new.start_time = Some(t("2018-05-02T00:00:00Z"));
+        new.delay = 1;
+        new.grace_delay = 1;
+        new.group_size = 3;
+        new.sampling_rate = Some(0.5);
+        new.collect_encrypted = false;
+        new.collect_raw = true;
+        new.display_name = "renamed is fine".into();
+        let frozen = "cannot be changed once the campaign has started";
+        assert_eq!(
+            update_messages(&c, &new, "2018-05-10T00:00:00Z"),
+            [
+                "startTime",
+                "delay",
+                "graceDelay",
+                "groupSize",
+                "samplingRate",
+                "collectEncrypted",
+                "collectRaw"
+            ]
+            .iter()
+            .map(|f| format!("{f}: {frozen}"))
+            .collect::<Vec<_>>()
+        );
+        // Before the start everything may change.
+        assert_eq!(
+            update_messages(&c, &new, "2018-04-30T00:00:00Z"),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn update_of_started_campaign_cannot_set_end_in_past_but_can_in_future() {
+        let c = campaign("2018-05-01T00:00:00Z", None);
+        let mut new = fields_of(&c);
+        new.end_time = Some(t("2018-05-09T00:00:00Z"));
+        assert_eq!(
+            update_messages(&c, &new, "2018-05-10T00:00:00Z"),
+            vec!["endTime: cannot be set in the past"]
+        );
+        new.end_time = Some(t("2018-05-11T00:00:00Z"));
+        assert!(update_messages(&c, &new, "2018-05-10T00:00:00Z").is_empty());
+    }
+
+    #[test]
+    fn update_of_completed_campaign_cannot_change_end() {
+        let c = campaign("2018-05-01T00:00:00Z", Some("2018-05-05T00:00:00Z"));
+        let mut new = fields_of(&c);
+        new.end_time = Some(t("2018-06-05T00:00:00Z"));
+        assert_eq!(
+            update_messages(&c, &new, "2018-05-10T00:00:00Z"),
+            vec!["endTime: cannot be changed once the campaign has completed"]
+        );
+    }
+
+    #[test]
+    fn update_vocabulary_is_append_only() {
+        let mut c = campaign("2018-05-01T00:00:00Z", None);
+        c.vocabulary.queries = vec![Query::Exact("a".into()), Query::Exact("b".into())];
+        let mut new = fields_of(&c);
+        new.vocabulary.queries.push(Query::Terms(vec!["c".into()]));
+        assert!(update_messages(&c, &new, "2018-05-10T00:00:00Z").is_empty());
+        new.vocabulary.queries = vec![Query::Exact("a".into())];
+        let msg = vec!["vocabulary.queries: existing queries cannot be removed or changed"];
+        assert_eq!(update_messages(&c, &new, "2018-04-10T00:00:00Z"), msg);
+        new.vocabulary.queries = vec![Query::Exact("b".into()), Query::Exact("a".into())];
+        assert_eq!(update_messages(&c, &new, "2018-05-10T00:00:00Z"), msg);
+    }
+
+    #[test]
+    fn started_completed_active_follow_times() {
+        let c = campaign("2018-05-01T00:00:00Z", Some("2018-05-05T00:00:00Z"));
+        assert!(!c.started(t("2018-04-30T23:59:59Z")));
+        assert!(c.active(t("2018-05-01T00:00:00Z")));
+        assert!(c.completed(t("2018-05-05T00:00:00Z")));
+        assert!(!c.active(t("2018-05-05T00:00:00Z")));
+    }
+
+    #[test]
+    fn last_day_is_the_day_holding_the_last_instant_before_end() {
+        let cal = Calendar::new(chrono_tz::UTC);
+        let c = campaign("2018-05-01T10:00:00Z", Some("2018-05-05T00:00:00Z"));
+        assert_eq!(c.last_day(&cal), Some(3));
+        assert!(c.collects_day(&cal, 3));
+        assert!(!c.collects_day(&cal, 4));
+        assert!(!c.collects_day(&cal, -1));
+        let open = campaign("2018-05-01T10:00:00Z", None);
+        assert_eq!(open.last_day(&cal), None);
+        assert!(open.collects_day(&cal, 1000));
+    }
+}

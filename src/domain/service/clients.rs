@@ -1,0 +1,167 @@
+//! Client registration and the dashboard's views of clients and their activity.
+
+use chrono::{DateTime, Duration};
+
+use super::Context;
+use crate::domain::client::{self, Activity, Client, ClientDetails, ClientInput};
+use crate::domain::error::{DomainError, Errors};
+use crate::ports::storage::ClientCursor;
+use crate::ports::StorageError;
+
+pub const DEFAULT_PAGE: usize = 1000;
+pub const MAX_PAGE: usize = 10_000;
+
+#[derive(Clone)]
+pub struct ClientService {
+    ctx: Context,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientPage {
+    pub clients: Vec<Client>,
+    pub next_page_token: Option<String>,
+}
+
+fn encode_token(cursor: &ClientCursor) -> String {
+    format!("{}_{}", cursor.create_time.timestamp_millis(), cursor.name)
+}
+
+fn decode_token(token: &str) -> Option<ClientCursor> {
+    let (millis, name) = token.split_once('_')?;
+    Some(ClientCursor {
+        create_time: DateTime::from_timestamp_millis(millis.parse().ok()?)?,
+        name: name.to_string(),
+    })
+}
+
+impl ClientService {
+    pub fn new(ctx: Context) -> Self {
+        ClientService { ctx }
+    }
+
+    pub async fn register(&self, input: ClientInput) -> Result<Client, DomainError> {
+        let valid = client::validate_registration(&input)?;
+        let client = Client {
+            name: self.ctx.random.uuid(),
+            create_time: self.ctx.now(),
+            public_key: valid.public_key,
+            browser: valid.browser,
+            external_name: valid.external_name,
+        };
+        self.ctx.storage.create_client(&client).await?;
+        self.ctx.metrics.client_registered();
+        Ok(client)
+    }
+
+    /// Sets the external name when given (`None` leaves it as it is).
+    pub async fn update(
+        &self,
+        name: &str,
+        external_name: Option<String>,
+    ) -> Result<Client, DomainError> {
+        let mut errors = Errors::default();
+        client::check_external_name(&mut errors, external_name.as_deref());
+        errors.into_result()?;
+        let mut client = self.get(name).await?.client;
+        if external_name.is_some() {
+            client.external_name = external_name;
+            match self.ctx.storage.replace_client(&client).await {
+                Err(StorageError::NotFound) => return Err(DomainError::NotFound),
+                other => other?,
+            }
+        }
+        Ok(client)
+    }
+
+    pub async fn delete(&self, name: &str) -> Result<(), DomainError> {
+        match self.ctx.storage.delete_client(name).await {
+            Err(StorageError::NotFound) => Err(DomainError::NotFound),
+            other => other.map_err(Into::into),
+        }
+    }
+
+    pub async fn get(&self, name: &str) -> Result<ClientDetails, DomainError> {
+        self.ctx
+            .storage
+            .get_client(name)
+            .await?
+            .ok_or(DomainError::NotFound)
+    }
+
+    /// A page of clients, newest first. `limit` defaults to 1000 and may not exceed 10,000.
+    pub async fn list(
+        &self,
+        limit: Option<usize>,
+        page_token: Option<&str>,
+    ) -> Result<ClientPage, DomainError> {
+        let mut errors = Errors::default();
+        let limit = limit.unwrap_or(DEFAULT_PAGE);
+        if limit == 0 || limit > MAX_PAGE {
+            errors.add("limit", format!("should be between 1 and {MAX_PAGE}"));
+        }
+        let cursor = page_token.map(decode_token);
+        if matches!(cursor, Some(None)) {
+            errors.add("pageToken", "is not a valid page token");
+        }
+        errors.into_result()?;
+        let mut clients = self
+            .ctx
+            .storage
+            .list_clients(limit + 1, cursor.flatten().as_ref())
+            .await?;
+        let next_page_token = if clients.len() > limit {
+            clients.truncate(limit);
+            clients.last().map(|c| {
+                encode_token(&ClientCursor {
+                    create_time: c.create_time,
+                    name: c.name.clone(),
+                })
+            })
+        } else {
+            None
+        };
+        Ok(ClientPage {
+            clients,
+            next_page_token,
+        })
+    }
+
+    /// Activity of one client (`NotFound` when unknown) or of all, oldest first; with `tail`
+    /// = N only since local midnight N − 1 days ago.
+    pub async fn activity(
+        &self,
+        client: Option<&str>,
+        tail: Option<u32>,
+    ) -> Result<Vec<Activity>, DomainError> {
+        if let Some(name) = client {
+            self.get(name).await?;
+        }
+        let since = match tail {
+            None => None,
+            Some(0) => return Err(DomainError::invalid("tail", "should be at least 1")),
+            Some(n) => {
+                let cal = &self.ctx.calendar;
+                let days_back = Duration::days(i64::from(n.min(100_000)) - 1);
+                let date = cal.local_date(self.ctx.now()) - days_back;
+                Some(cal.at(date, chrono::NaiveTime::MIN))
+            }
+        };
+        Ok(self.ctx.storage.list_activity(client, since).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_token_round_trips() {
+        let cursor = ClientCursor {
+            create_time: DateTime::from_timestamp_millis(1_526_000_000_123).unwrap(),
+            name: "3f1c-uuid_with_underscore".into(),
+        };
+        assert_eq!(decode_token(&encode_token(&cursor)), Some(cursor));
+        assert_eq!(decode_token("garbage"), None);
+        assert_eq!(decode_token("x_y"), None);
+    }
+}

@@ -1,0 +1,451 @@
+//! The four nightly jobs. Each is idempotent, runs for every campaign even when one fails, logs
+//! one line per campaign and reports what it did.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, Duration, NaiveTime, Utc};
+use tracing::{info, warn};
+
+use super::Context;
+use crate::domain::campaign::Campaign;
+use crate::domain::error::DomainError;
+use crate::domain::grouping::{self, GroupStrategy};
+use crate::domain::sketch::{self, Group, Sketch};
+use crate::domain::time::{Calendar, Day};
+use crate::ports::storage::DaySketches;
+use crate::ports::StorageError;
+
+/// Activity is kept at least this long (the frequency strategy looks back up to 60 days).
+pub const ACTIVITY_RETENTION_DAYS: i64 = 61;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum JobKind {
+    AggregateSketches,
+    CreateSketches,
+    PruneClients,
+    CollectGarbage,
+}
+
+impl JobKind {
+    pub const ALL: [JobKind; 4] = [
+        JobKind::AggregateSketches,
+        JobKind::CreateSketches,
+        JobKind::PruneClients,
+        JobKind::CollectGarbage,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            JobKind::AggregateSketches => "aggregate-sketches",
+            JobKind::CreateSketches => "create-sketches",
+            JobKind::PruneClients => "prune-clients",
+            JobKind::CollectGarbage => "collect-garbage",
+        }
+    }
+
+    /// The local time of day it fires at.
+    pub fn local_time(self) -> NaiveTime {
+        let (h, m) = match self {
+            JobKind::AggregateSketches => (0, 30),
+            JobKind::CreateSketches => (1, 0),
+            JobKind::PruneClients => (2, 0),
+            JobKind::CollectGarbage => (3, 0),
+        };
+        NaiveTime::from_hms_opt(h, m, 0).unwrap_or(NaiveTime::MIN)
+    }
+
+    /// The latest scheduled firing at or before `now`.
+    pub fn latest_firing(self, cal: &Calendar, now: DateTime<Utc>) -> DateTime<Utc> {
+        let today = cal.local_date(now);
+        let t = cal.at(today, self.local_time());
+        if t <= now {
+            t
+        } else {
+            cal.at(today - Duration::days(1), self.local_time())
+        }
+    }
+
+    /// The first scheduled firing strictly after `now`.
+    pub fn next_firing(self, cal: &Calendar, now: DateTime<Utc>) -> DateTime<Utc> {
+        let mut date = cal.local_date(now);
+        loop {
+            let t = cal.at(date, self.local_time());
+            if t > now {
+                return t;
+            }
+            date += Duration::days(1);
+        }
+    }
+}
+
+impl fmt::Display for JobKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for JobKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        JobKind::ALL
+            .into_iter()
+            .find(|j| j.name() == s)
+            .ok_or_else(|| format!("unknown job {s:?}"))
+    }
+}
+
+/// What a job run did: counters by name, and the campaigns it failed for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobReport {
+    pub counts: BTreeMap<&'static str, u64>,
+    pub failed: Vec<String>,
+    /// True when the run stopped early at a safe point because of shutdown.
+    pub interrupted: bool,
+}
+
+impl JobReport {
+    fn add(&mut self, key: &'static str, n: u64) {
+        *self.counts.entry(key).or_default() += n;
+    }
+
+    pub fn get(&self, key: &str) -> u64 {
+        self.counts.get(key).copied().unwrap_or(0)
+    }
+
+    pub fn items(&self) -> u64 {
+        self.counts.values().sum()
+    }
+}
+
+#[derive(Clone)]
+pub struct JobService {
+    ctx: Context,
+    stopping: Arc<AtomicBool>,
+}
+
+impl JobService {
+    pub fn new(ctx: Context) -> Self {
+        JobService {
+            ctx,
+            stopping: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    pub fn calendar(&self) -> &Calendar {
+        &self.ctx.calendar
+    }
+
+    /// Asks running jobs to stop at the next safe point (between campaigns).
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+    }
+
+    fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// Runs `job` as if fired at `at`. Fails only when the campaigns cannot be listed; a failure
+    /// for one campaign is logged, reported in `failed` and does not stop the others.
+    pub async fn run(&self, job: JobKind, at: DateTime<Utc>) -> Result<JobReport, DomainError> {
+        let started = Instant::now();
+        let result = match job {
+            JobKind::AggregateSketches => self.per_campaign(job, at).await,
+            JobKind::CreateSketches => self.per_campaign(job, at).await,
+            JobKind::PruneClients => self.prune(at).await,
+            JobKind::CollectGarbage => self.collect_garbage(at).await,
+        };
+        let elapsed = started.elapsed();
+        match &result {
+            Ok(report) => {
+                self.ctx.metrics.job_run(
+                    job.name(),
+                    report.failed.is_empty(),
+                    elapsed,
+                    report.items(),
+                );
+                info!(job = job.name(), firing = %at, elapsed_ms = elapsed.as_millis() as u64,
+                      counts = ?report.counts, failed = report.failed.len(), "job run finished");
+            }
+            Err(e) => {
+                self.ctx.metrics.job_run(job.name(), false, elapsed, 0);
+                tracing::error!(job = job.name(), firing = %at, error = %e, "job run failed");
+            }
+        }
+        result
+    }
+
+    async fn per_campaign(
+        &self,
+        job: JobKind,
+        at: DateTime<Utc>,
+    ) -> Result<JobReport, DomainError> {
+        let mut report = JobReport::default();
+        for campaign in self.ctx.storage.list_campaigns().await? {
+            if self.stopping() {
+                report.interrupted = true;
+                break;
+            }
+            let outcome = match job {
+                JobKind::CreateSketches => self.create_sketches(&campaign, at, &mut report).await,
+                _ => self.aggregate(&campaign, at, &mut report).await,
+            };
+            if let Err(e) = outcome {
+                warn!(job = job.name(), campaign = %campaign.name, error = %e, "job failed for campaign");
+                report.failed.push(campaign.name.clone());
+            }
+        }
+        Ok(report)
+    }
+
+    /// Creates the sketches of yesterday (day `relative_day − 1`) for one campaign.
+    async fn create_sketches(
+        &self,
+        campaign: &Campaign,
+        at: DateTime<Utc>,
+        report: &mut JobReport,
+    ) -> Result<(), DomainError> {
+        let cal = &self.ctx.calendar;
+        let Some(start) = campaign.start_time else {
+            return Ok(());
+        };
+        let day = cal.relative_day(start, at) - 1;
+        if day < 0 || !campaign.collects_day(cal, day) {
+            return Ok(());
+        }
+        let storage = &self.ctx.storage;
+        let (from, to) = (cal.day_start(start, day), cal.day_start(start, day + 1));
+        let active = storage.active_clients(from, to).await?;
+        let mut participants: Vec<String> = active.iter().map(|c| c.name.clone()).collect();
+        if let Some(rate) = campaign.sampling_rate.filter(|r| *r < 1.0) {
+            participants.retain(|_| self.ctx.random.chance(rate));
+        }
+        if self.ctx.strategy == GroupStrategy::Frequency {
+            let window = grouping::frequency_window(day);
+            if window > 0 {
+                let times = storage
+                    .activity_times(&participants, cal.day_start(start, day - window), from)
+                    .await?;
+                let mut days: HashMap<String, HashSet<Day>> = HashMap::new();
+                for (client, t) in times {
+                    days.entry(client)
+                        .or_default()
+                        .insert(cal.relative_day(start, t));
+                }
+                participants =
+                    grouping::frequency_filter(&participants, &days, window, campaign.delay);
+            }
+        }
+        self.ctx.random.shuffle(&mut participants);
+        let keys: HashMap<&str, &str> = active
+            .iter()
+            .map(|c| (c.name.as_str(), c.public_key.as_str()))
+            .collect();
+        let group_size = usize::try_from(campaign.group_size).unwrap_or(2);
+        let groups = grouping::cut(&participants, group_size);
+        if groups.is_empty() {
+            info!(job = "create-sketches", campaign = %campaign.name, day,
+                  participants = participants.len(), "too few participants to form a group: no sketch");
+            report.add("lone", participants.len() as u64);
+            return Ok(());
+        }
+        let queries_count = campaign.vocabulary.queries.len() as u32;
+        let now = self.ctx.now();
+        let mut day_sketches = DaySketches {
+            campaign_name: campaign.name.clone(),
+            day,
+            groups: Vec::with_capacity(groups.len()),
+            sketches: Vec::with_capacity(participants.len()),
+        };
+        for (id, mut members) in groups.into_iter().enumerate() {
+            members.sort();
+            let id = id as u32;
+            day_sketches.groups.push(Group {
+                campaign_name: campaign.name.clone(),
+                day,
+                group: id,
+                public_keys: members
+                    .iter()
+                    .map(|m| {
+                        keys.get(m.as_str())
+                            .copied()
+                            .unwrap_or_default()
+                            .to_string()
+                    })
+                    .collect(),
+                queries_count,
+                submitted: 0,
+                encrypted: 0,
+                sum: Vec::new(),
+            });
+            for member in members {
+                day_sketches.sketches.push(Sketch {
+                    name: self.ctx.random.uuid(),
+                    create_time: now,
+                    client_name: member,
+                    campaign_name: campaign.name.clone(),
+                    day,
+                    group: id,
+                    queries_count,
+                    submitted: false,
+                });
+            }
+        }
+        match storage.create_day_sketches(&day_sketches).await {
+            Ok(()) => {
+                info!(job = "create-sketches", campaign = %campaign.name, day,
+                      sketches = day_sketches.sketches.len(), groups = day_sketches.groups.len(),
+                      "sketches created");
+                report.add("created", day_sketches.sketches.len() as u64);
+                report.add("groups", day_sketches.groups.len() as u64);
+            }
+            Err(StorageError::AlreadyExists) => {
+                info!(job = "create-sketches", campaign = %campaign.name, day,
+                      "sketches already exist for this day: nothing to do");
+                report.add("skipped", 1);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        Ok(())
+    }
+
+    /// Aggregates the days of one campaign due at `at`, within the grace window.
+    async fn aggregate(
+        &self,
+        campaign: &Campaign,
+        at: DateTime<Utc>,
+        report: &mut JobReport,
+    ) -> Result<(), DomainError> {
+        let cal = &self.ctx.calendar;
+        let Some(start) = campaign.start_time else {
+            return Ok(());
+        };
+        let end_day = cal.relative_day(start, at) - 2 - Day::from(campaign.delay);
+        if end_day < 0 {
+            return Ok(());
+        }
+        let first = (end_day - Day::from(campaign.grace_delay)).max(0);
+        let last = campaign.last_day(cal).map_or(end_day, |l| l.min(end_day));
+        let storage = &self.ctx.storage;
+        for day in first..=last {
+            let groups = storage.day_groups(&campaign.name, day).await?;
+            let raw = if campaign.collect_raw {
+                storage.day_raw_sum(&campaign.name, day).await?
+            } else {
+                None
+            };
+            let out = sketch::aggregate(campaign, day, &groups, raw.as_deref());
+            for g in &out.garbage_groups {
+                warn!(campaign = %campaign.name, day, group = g,
+                      "group sum does not decrypt to counts (a member sent garbage): not counted");
+            }
+            storage.put_aggregation(&out.aggregation).await?;
+            let stats = out.aggregation.stats;
+            info!(job = "aggregate-sketches", campaign = %campaign.name, day,
+                  active = stats.active_count, submitted = stats.submitted_count,
+                  decrypted = stats.decrypted_count, "day aggregated");
+            report.add("aggregated", 1);
+        }
+        Ok(())
+    }
+
+    async fn prune(&self, at: DateTime<Utc>) -> Result<JobReport, DomainError> {
+        let mut report = JobReport::default();
+        let pruned = self
+            .ctx
+            .storage
+            .prune_clients(at - self.ctx.prune_threshold)
+            .await?;
+        info!(job = "prune-clients", pruned, "inactive clients pruned");
+        report.add("pruned", pruned);
+        Ok(report)
+    }
+
+    async fn collect_garbage(&self, at: DateTime<Utc>) -> Result<JobReport, DomainError> {
+        let cal = self.ctx.calendar;
+        let storage = &self.ctx.storage;
+        let mut report = JobReport::default();
+        for campaign in storage.list_campaigns().await? {
+            if self.stopping() {
+                report.interrupted = true;
+                break;
+            }
+            let Some(start) = campaign.start_time else {
+                continue;
+            };
+            let before = cal.relative_day(start, at) - campaign.window_days();
+            if before <= 0 {
+                continue;
+            }
+            match storage.delete_sketches_before(&campaign.name, before).await {
+                Ok(n) => {
+                    info!(job = "collect-garbage", campaign = %campaign.name, before, deleted = n,
+                          "closed sketches deleted");
+                    report.add("sketches", n);
+                }
+                Err(e) => {
+                    warn!(job = "collect-garbage", campaign = %campaign.name, error = %e,
+                          "job failed for campaign");
+                    report.failed.push(campaign.name.clone());
+                }
+            }
+        }
+        let orphans = storage.delete_orphan_sketches().await?;
+        report.add("orphans", orphans);
+        let retention = Duration::days(ACTIVITY_RETENTION_DAYS).max(self.ctx.prune_threshold);
+        let activity = storage.delete_activity_before(at - retention).await?;
+        report.add("activity", activity);
+        info!(
+            job = "collect-garbage",
+            orphans, activity, "orphan sketches and old activity deleted"
+        );
+        Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn firings_are_local_times_in_reference_zone() {
+        let cal = Calendar::new(chrono_tz::Europe::London);
+        let now = utc("2018-07-01T00:10:00Z"); // 01:10 BST
+        assert_eq!(
+            JobKind::AggregateSketches.latest_firing(&cal, now),
+            utc("2018-06-30T23:30:00Z")
+        );
+        assert_eq!(
+            JobKind::CreateSketches.latest_firing(&cal, now),
+            utc("2018-07-01T00:00:00Z")
+        );
+        assert_eq!(
+            JobKind::PruneClients.latest_firing(&cal, now),
+            utc("2018-06-30T01:00:00Z")
+        );
+        assert_eq!(
+            JobKind::PruneClients.next_firing(&cal, now),
+            utc("2018-07-01T01:00:00Z")
+        );
+        assert_eq!(
+            JobKind::CreateSketches.next_firing(&cal, utc("2018-07-01T00:00:00Z")),
+            utc("2018-07-02T00:00:00Z")
+        );
+    }
+
+    #[test]
+    fn job_names_round_trip() {
+        for job in JobKind::ALL {
+            assert_eq!(job.name().parse::<JobKind>(), Ok(job));
+        }
+        assert!("nope".parse::<JobKind>().is_err());
+    }
+}

@@ -1,0 +1,127 @@
+//! The daily ping of a browser extension: records its activity and tells it which sketches to
+//! fill in. Costs two storage calls whatever the number of commands.
+
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+
+use chrono::{DateTime, Duration, NaiveTime, Utc};
+
+use super::Context;
+use crate::domain::campaign::{Campaign, Vocabulary};
+use crate::domain::client::{self, Activity};
+use crate::domain::error::DomainError;
+use crate::domain::sketch::OpenSketch;
+use crate::domain::time::Day;
+
+/// What a client must do: fill in one sketch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Command {
+    pub sketch_name: String,
+    pub start_time: DateTime<Utc>,
+    pub end_time: DateTime<Utc>,
+    pub vocabulary: Vocabulary,
+    pub public_keys: Vec<String>,
+    pub round: Day,
+    pub collect_encrypted: bool,
+    pub collect_raw: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PingResponse {
+    pub submit: Vec<Command>,
+    pub vocabulary: Vocabulary,
+    pub next_ping_time: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PingInput {
+    pub ip: Option<IpAddr>,
+    pub extension_version: Option<String>,
+    pub timezone: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct PingService {
+    ctx: Context,
+}
+
+impl PingService {
+    pub fn new(ctx: Context) -> Self {
+        PingService { ctx }
+    }
+
+    pub async fn ping(&self, client: &str, input: PingInput) -> Result<PingResponse, DomainError> {
+        client::validate_ping(
+            input.extension_version.as_deref(),
+            input.timezone.as_deref(),
+        )?;
+        let now = self.ctx.now();
+        let activity = Activity {
+            client_name: client.to_string(),
+            time: now,
+            country_code: input.ip.and_then(|ip| self.ctx.geocoder.country(ip)),
+            extension_version: input.extension_version,
+            timezone: input.timezone,
+        };
+        let open = self
+            .ctx
+            .storage
+            .record_ping(&activity)
+            .await?
+            .ok_or(DomainError::NotFound)?;
+        let campaigns = self.ctx.storage.list_campaigns().await?;
+        let response = self.respond(&open, &campaigns, now);
+        self.ctx.metrics.ping_served(response.submit.len());
+        Ok(response)
+    }
+
+    fn respond(
+        &self,
+        open: &[OpenSketch],
+        campaigns: &[Campaign],
+        now: DateTime<Utc>,
+    ) -> PingResponse {
+        let cal = &self.ctx.calendar;
+        let by_name: HashMap<&str, &Campaign> =
+            campaigns.iter().map(|c| (c.name.as_str(), c)).collect();
+        let submit = open
+            .iter()
+            .filter_map(|o| {
+                let campaign = by_name.get(o.sketch.campaign_name.as_str())?;
+                let start = campaign.start_time?;
+                let day = o.sketch.day;
+                if cal.relative_day(start, now) >= day + campaign.window_days() {
+                    return None;
+                }
+                Some(Command {
+                    sketch_name: o.sketch.name.clone(),
+                    start_time: cal.day_start(start, day),
+                    end_time: cal.day_start(start, day + 1),
+                    vocabulary: campaign
+                        .vocabulary
+                        .truncated(o.sketch.queries_count as usize),
+                    public_keys: o.public_keys.clone(),
+                    round: day,
+                    collect_encrypted: campaign.collect_encrypted,
+                    collect_raw: campaign.collect_raw,
+                })
+            })
+            .collect();
+        let mut seen = HashSet::new();
+        let queries = campaigns
+            .iter()
+            .filter(|c| c.active(now))
+            .flat_map(|c| c.vocabulary.queries.iter())
+            .filter(|q| seen.insert(*q))
+            .cloned()
+            .collect();
+        let tomorrow = cal.local_date(now) + Duration::days(1);
+        let two_am = NaiveTime::from_hms_opt(2, 0, 0).unwrap_or(NaiveTime::MIN);
+        let spread = Duration::minutes(i64::from(self.ctx.random.below(60)));
+        PingResponse {
+            submit,
+            vocabulary: Vocabulary { queries },
+            next_ping_time: cal.at(tomorrow, two_am) + spread,
+        }
+    }
+}

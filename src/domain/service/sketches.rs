@@ -1,0 +1,109 @@
+//! Sketch submission: checks a client's (blinded) counts and folds them into its group's
+//! running sum. Individual vectors are never stored.
+
+use super::Context;
+use crate::domain::crypto;
+use crate::domain::error::{DomainError, Errors};
+use crate::domain::sketch::Submission;
+use crate::ports::storage::SubmitOutcome;
+use crate::ports::RejectReason;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SubmissionInput {
+    pub encrypted_values: Option<Vec<String>>,
+    pub raw_values: Option<Vec<i64>>,
+}
+
+#[derive(Clone)]
+pub struct SketchService {
+    ctx: Context,
+}
+
+fn reason(e: &DomainError) -> RejectReason {
+    match e {
+        DomainError::NotFound => RejectReason::NotFound,
+        DomainError::AlreadySubmitted => RejectReason::AlreadySubmitted,
+        DomainError::WindowClosed => RejectReason::WindowClosed,
+        _ => RejectReason::Invalid,
+    }
+}
+
+impl SketchService {
+    pub fn new(ctx: Context) -> Self {
+        SketchService { ctx }
+    }
+
+    pub async fn submit(&self, name: &str, input: SubmissionInput) -> Result<(), DomainError> {
+        let result = self.try_submit(name, input).await;
+        match &result {
+            Ok(()) => self.ctx.metrics.sketch_accepted(),
+            Err(DomainError::Storage(_)) => {}
+            Err(e) => self.ctx.metrics.sketch_rejected(reason(e)),
+        }
+        result
+    }
+
+    async fn try_submit(&self, name: &str, input: SubmissionInput) -> Result<(), DomainError> {
+        let storage = &self.ctx.storage;
+        let sketch = storage
+            .get_sketch(name)
+            .await?
+            .ok_or(DomainError::NotFound)?;
+        if sketch.submitted {
+            return Err(DomainError::AlreadySubmitted);
+        }
+        let campaign = storage
+            .get_campaign(&sketch.campaign_name)
+            .await?
+            .ok_or(DomainError::NotFound)?;
+        let start = campaign.start_time.ok_or(DomainError::WindowClosed)?;
+        let now = self.ctx.now();
+        if self.ctx.calendar.relative_day(start, now) >= sketch.day + campaign.window_days() {
+            return Err(DomainError::WindowClosed);
+        }
+
+        let expected = sketch.queries_count as usize + 1;
+        let mut errors = Errors::default();
+        let encrypted = input.encrypted_values.unwrap_or_default();
+        let raw = input.raw_values.unwrap_or_default();
+        if !encrypted.is_empty() && encrypted.len() != expected {
+            errors.add(
+                "encryptedValues",
+                format!("should have {expected} elements"),
+            );
+        }
+        let mut reduced = Vec::with_capacity(encrypted.len());
+        for (i, value) in encrypted.iter().enumerate() {
+            match crypto::parse_decimal(value) {
+                Some(v) => reduced.push(crypto::reduce(&v)),
+                None => errors.add(
+                    format!("encryptedValues.{i}"),
+                    format!(
+                        "should be a decimal integer of at most {} digits",
+                        crypto::MAX_DIGITS
+                    ),
+                ),
+            }
+        }
+        if !raw.is_empty() && raw.len() != expected {
+            errors.add("rawValues", format!("should have {expected} elements"));
+        }
+        for (i, value) in raw.iter().enumerate() {
+            if *value < 0 {
+                errors.add(format!("rawValues.{i}"), "should not be negative");
+            }
+        }
+        errors.into_result()?;
+
+        let submission = Submission {
+            sketch_name: sketch.name,
+            encrypted: (campaign.collect_encrypted && !reduced.is_empty()).then_some(reduced),
+            raw: (campaign.collect_raw && !raw.is_empty()).then_some(raw),
+        };
+        match storage.submit(&submission).await? {
+            SubmitOutcome::Accepted => Ok(()),
+            SubmitOutcome::NotFound => Err(DomainError::NotFound),
+            SubmitOutcome::AlreadySubmitted => Err(DomainError::AlreadySubmitted),
+        }
+    }
+}

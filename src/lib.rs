@@ -1,0 +1,6 @@
+//! pdd-server: the Private Data Donor API server. Collects statistics of web searches from
+//! volunteers' browsers without learning any one person's searches.
+
+pub mod adapters;
+pub mod domain;
+pub mod ports;
