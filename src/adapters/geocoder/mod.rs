@@ -1,3 +1,5 @@
 //! Geocoder adapters.
 
+#[cfg(feature = "maxmind")]
+pub mod maxmind;
 pub mod none;
