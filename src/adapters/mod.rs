@@ -4,4 +4,6 @@ pub mod clock;
 pub mod geocoder;
 pub mod metrics;
 pub mod random;
+#[cfg(feature = "sentry")]
+pub mod sentry;
 pub mod storage;
