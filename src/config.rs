@@ -653,39 +653,28 @@ mod tests {
             e.starts_with("invalid http.port (from flag -http.port): \"8000\""),
             "{e}"
         );
-        let e = err(&["-geocoder=google"]);
-        assert!(e.contains("geocoder") && e.contains("\"google\""), "{e}");
-        let e = err(&["-groups=random"]);
-        assert!(e.contains("groups") && e.contains("\"random\""), "{e}");
-        let e = err(&["-timezone=Mars/Olympus"]);
-        assert!(
-            e.contains("timezone") && e.contains("\"Mars/Olympus\""),
-            "{e}"
-        );
-        let e = err(&["-prune_threshold=15.weeks"]);
-        assert!(
-            e.contains("prune_threshold") && e.contains("\"15.weeks\""),
-            "{e}"
-        );
-        let e = err(&["-log_level=LOUD"]);
-        assert!(e.contains("log_level") && e.contains("\"LOUD\""), "{e}");
-        let e = err(&["-http.trusted_proxies=10.0.0.0/8,nope"]);
-        assert!(
-            e.contains("http.trusted_proxies") && e.contains("\"nope\""),
-            "{e}"
-        );
-        let e = err(&["-mysql_server=localhost"]);
-        assert!(
-            e.contains("mysql_server") && e.contains("\"localhost\""),
-            "{e}"
-        );
-        let e = err(&["-testing_mode=sometimes"]);
-        assert!(
-            e.contains("testing_mode") && e.contains("\"sometimes\""),
-            "{e}"
-        );
-        for e in [&e] {
-            assert!(!e.contains('\n'));
+        for (flag, setting, value) in [
+            ("-geocoder=google", "geocoder", "google"),
+            ("-groups=random", "groups", "random"),
+            ("-timezone=Mars/Olympus", "timezone", "Mars/Olympus"),
+            ("-prune_threshold=15.weeks", "prune_threshold", "15.weeks"),
+            ("-log_level=LOUD", "log_level", "LOUD"),
+            (
+                "-http.trusted_proxies=10.0.0.0/8,nope",
+                "http.trusted_proxies",
+                "nope",
+            ),
+            ("-mysql_server=localhost", "mysql_server", "localhost"),
+            ("-datadog_server=:8125", "datadog_server", ":8125"),
+            ("-admin.port=:99999", "admin.port", ":99999"),
+            ("-mysql_database=a;b", "mysql_database", "a;b"),
+            ("-testing_mode=sometimes", "testing_mode", "sometimes"),
+        ] {
+            let e = err(&[flag]);
+            let head = format!("invalid {setting} (from flag -{setting}): ");
+            assert!(e.starts_with(&head), "{flag}: {e}");
+            assert!(e.contains(&format!("{value:?}")), "{flag}: {e}");
+            assert!(!e.contains('\n'), "{flag}: {e}");
         }
     }
 
