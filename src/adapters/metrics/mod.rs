@@ -1,6 +1,7 @@
 //! Metrics adapters.
 
 pub mod noop;
+pub mod registry;
 
 #[cfg(feature = "datadog")]
 pub mod datadog;
