@@ -95,12 +95,20 @@ pub fn build_storage(settings: &Settings) -> Result<Arc<dyn Storage>, ConfigErro
 pub fn build_geocoder(settings: &Settings) -> Result<Arc<dyn Geocoder>, ConfigError> {
     match settings.geocoder {
         GeocoderKind::None => Ok(Arc::new(NoGeocoder)),
-        // NOT BUILT YET: the lead replaces this arm with
-        // MaxmindGeocoder::open(&settings.geocoder_maxmind_db) once the adapter is merged.
         #[cfg(feature = "maxmind")]
-        GeocoderKind::Maxmind => Err(ConfigError::new(
-            "geocoder=maxmind: the MaxMind geocoder is not built yet in this version",
-        )),
+        GeocoderKind::Maxmind => {
+            use crate::adapters::geocoder::maxmind::MaxmindGeocoder;
+            let path = &settings.geocoder_maxmind_db;
+            let geocoder = MaxmindGeocoder::open(path).map_err(|e| {
+                ConfigError::new(format!(
+                    "geocoder.maxmind_db={}: not a readable country database: {}",
+                    path.display(),
+                    e.root_cause()
+                ))
+            })?;
+            info!(database = %path.display(), kind = geocoder.database_type(), "country database opened");
+            Ok(Arc::new(geocoder))
+        }
         #[cfg(not(feature = "maxmind"))]
         GeocoderKind::Maxmind => Err(feature_missing("geocoder", "maxmind", "maxmind")),
     }
@@ -114,12 +122,18 @@ pub fn build_metrics(
 ) -> Result<Arc<dyn Metrics>, ConfigError> {
     match &settings.datadog_server {
         None => Ok(registry),
-        // NOT BUILT YET: the lead replaces this arm with Fanout::new(vec![registry,
-        // DatadogMetrics::new(&server.to_string(), &settings.environment)?]) once merged.
         #[cfg(feature = "datadog")]
-        Some(server) => Err(ConfigError::new(format!(
-            "datadog_server={server}: the Datadog metrics adapter is not built yet in this version"
-        ))),
+        Some(server) => {
+            use crate::adapters::metrics::datadog::DatadogMetrics;
+            use crate::adapters::metrics::fanout::Fanout;
+            let datadog =
+                DatadogMetrics::new(&server.to_string(), &settings.environment).map_err(|e| {
+                    ConfigError::new(format!("datadog_server={server}: {}", e.root_cause()))
+                })?;
+            info!(agent = %server, environment = %settings.environment, "sending metrics to DogStatsD");
+            let sinks: Vec<Arc<dyn Metrics>> = vec![registry, Arc::new(datadog)];
+            Ok(Arc::new(Fanout::new(sinks)))
+        }
         #[cfg(not(feature = "datadog"))]
         Some(server) => Err(feature_missing(
             "datadog_server",

@@ -21,11 +21,7 @@ const FILTERED: &str = "[Filtered]";
 /// threads, so that every thread reports to this client. The error for an invalid DSN does
 /// not repeat the DSN, which holds a key.
 pub fn init(dsn: &str, environment: &str) -> anyhow::Result<ClientInitGuard> {
-    let dsn: Dsn = dsn
-        .trim()
-        .parse()
-        .map_err(|e| anyhow::anyhow!("{e}"))
-        .context("invalid SENTRY_DSN")?;
+    let dsn = parse_dsn(dsn)?;
     let mut options = ClientOptions::new()
         .release(concat!("pdd-server@", env!("CARGO_PKG_VERSION")))
         .environment(environment.to_owned())
@@ -34,6 +30,18 @@ pub fn init(dsn: &str, environment: &str) -> anyhow::Result<ClientInitGuard> {
         .before_breadcrumb(|breadcrumb| Some(scrub_breadcrumb(breadcrumb)));
     options.dsn = Some(dsn);
     Ok(::sentry::init(options))
+}
+
+/// Checks a DSN as `init` would, for `-check_config`; the error does not repeat it.
+pub fn check_dsn(dsn: &str) -> anyhow::Result<()> {
+    parse_dsn(dsn).map(drop)
+}
+
+fn parse_dsn(dsn: &str) -> anyhow::Result<Dsn> {
+    dsn.trim()
+        .parse()
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .context("invalid SENTRY_DSN")
 }
 
 /// The layer to add to the tracing subscriber: error-level events become Sentry events, info
@@ -464,6 +472,9 @@ mod tests {
         let text = format!("{err:#}");
         assert!(text.starts_with("invalid SENTRY_DSN"), "{text}");
         assert!(!text.contains("nonsense-with-key-abc"), "{text}");
+        let err = check_dsn("nonsense-with-key-abc").err().expect("fails");
+        assert!(!format!("{err:#}").contains("nonsense-with-key-abc"));
+        check_dsn("https://public@o0.ingest.sentry.io/42").unwrap();
     }
 
     /// Stands in for Sentry's ingest: answers 200 to every request and hands over the

@@ -8,8 +8,11 @@ use tracing_subscriber::Layer;
 
 use crate::config::{ConfigError, Settings};
 
-/// Keeps error reporting alive until dropped (at the very end of `main`).
+/// Keeps error reporting alive until dropped (at the very end of `main`): dropping it
+/// flushes the reports still queued, for a bounded time.
 pub struct Telemetry {
+    #[cfg(feature = "sentry")]
+    _sentry: Option<sentry::ClientInitGuard>,
     _private: (),
 }
 
@@ -27,10 +30,10 @@ pub fn check_error_reporting(settings: &Settings) -> Result<(), ConfigError> {
     }
     #[cfg(feature = "sentry")]
     {
-        // NOT BUILT YET: replace with the sentry adapter's DSN check once it is merged.
-        Err(ConfigError::new(
-            "SENTRY_DSN: the Sentry adapter is not built yet in this version",
-        ))
+        use secrecy::ExposeSecret;
+        let dsn = settings.sentry_dsn.as_ref().map(|d| d.expose_secret());
+        crate::adapters::sentry::check_dsn(dsn.unwrap_or_default())
+            .map_err(|e| ConfigError::new(format!("{e:#}")))
     }
     #[cfg(not(feature = "sentry"))]
     {
@@ -50,9 +53,28 @@ pub fn init(settings: &Settings) -> Result<Telemetry, ConfigError> {
         .with_ansi(ansi)
         .with_target(true)
         .with_filter(filter(settings.log_level.filter()));
+    #[cfg(feature = "sentry")]
+    let (sentry, sentry_layer) = match &settings.sentry_dsn {
+        Some(dsn) => {
+            use secrecy::ExposeSecret;
+            let guard = crate::adapters::sentry::init(dsn.expose_secret(), &settings.environment)
+                .map_err(|e| ConfigError::new(format!("{e:#}")))?;
+            (Some(guard), Some(crate::adapters::sentry::layer()))
+        }
+        None => (None, None),
+    };
+    #[cfg(not(feature = "sentry"))]
+    let sentry_layer: Option<tracing_subscriber::layer::Identity> = None;
     // Installing twice (tests building several apps) keeps the first subscriber.
-    let _ = tracing_subscriber::registry().with(fmt).try_init();
-    Ok(Telemetry { _private: () })
+    let _ = tracing_subscriber::registry()
+        .with(fmt)
+        .with(sentry_layer)
+        .try_init();
+    Ok(Telemetry {
+        #[cfg(feature = "sentry")]
+        _sentry: sentry,
+        _private: (),
+    })
 }
 
 #[cfg(test)]
