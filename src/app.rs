@@ -2,6 +2,7 @@
 //! settings, binds both listeners, serves the API and the admin interface, runs the scheduler,
 //! and shuts everything down in order on SIGTERM/SIGINT.
 
+pub mod healthcheck;
 pub mod scheduler;
 pub mod telemetry;
 

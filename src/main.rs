@@ -29,6 +29,8 @@ fn main() -> ExitCode {
             println!("pdd-server {}", env!("CARGO_PKG_VERSION"));
             return ExitCode::SUCCESS;
         }
+        // No logging, no telemetry: one line for `docker inspect` and the exit code.
+        Ok(Invocation::Healthcheck(s)) => return app::healthcheck::run(&s),
         Ok(Invocation::Run(s)) => (s, false),
         Ok(Invocation::Check(s)) => (s, true),
         Err(e) => {
