@@ -95,10 +95,10 @@ fn probe(admin: &HostPort) -> std::io::Result<u16> {
     let mut stream = TcpStream::connect_timeout(&addr, TIMEOUT)?;
     stream.set_read_timeout(Some(TIMEOUT))?;
     stream.set_write_timeout(Some(TIMEOUT))?;
-    write!(
-        stream,
+    let request = format!(
         "GET /health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nUser-Agent: pdd-server-healthcheck\r\n\r\n"
-    )?;
+    );
+    stream.write_all(request.as_bytes())?;
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n") && head.len() < 256 {

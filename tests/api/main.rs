@@ -1,5 +1,7 @@
 //! Route tests of the public, private and admin HTTP interfaces through `warp::test`.
 
+#[cfg(feature = "sentry")]
+mod error_reports;
 mod helpers;
 
 use serde_json::json;

@@ -1,0 +1,4 @@
+//! Whole-process tests of the built binary.
+
+mod adapters;
+mod docs;
