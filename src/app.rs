@@ -39,6 +39,8 @@ pub const TESTING_SPEED: u32 = 288;
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a running job may take to reach its safe point once shutdown starts.
 pub const JOB_STOP_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often the client and campaign gauges are refreshed (real time).
+pub const GAUGES_EVERY: Duration = Duration::from_secs(60);
 
 /// Replacements for the adapters the settings would choose, for tests that build the
 /// application in code (a manual clock, a seeded random, a prepared storage).
@@ -333,6 +335,7 @@ impl Application {
                 .run(),
         );
         let scheduler = tokio::spawn(self.scheduler.run(stop.clone()));
+        tokio::spawn(refresh_gauges(self.services.clone(), stop.clone()));
         info!(http = %self.http_addr, admin = %self.admin_addr, "listening");
 
         stop.cancelled().await;
@@ -363,6 +366,23 @@ impl Application {
         drop(self.storage);
         info!("stopped");
         Ok(())
+    }
+}
+
+/// Keeps the gauges (registered clients, active campaigns) current for the metrics, which
+/// otherwise move only when someone asks `/api/stats`.
+async fn refresh_gauges(services: Services, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(GAUGES_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => {
+                if let Err(e) = services.campaigns.stats().await {
+                    tracing::debug!(error = %e, "cannot refresh the gauges");
+                }
+            }
+        }
     }
 }
 
