@@ -47,12 +47,13 @@ impl Geocoder for MapGeocoder {
     }
 }
 
-/// Memory storage that can be switched off: then every call answers `Unavailable`, as a
-/// database that went away.
+/// Memory storage that can be switched off (every call answers `Unavailable`, as a database
+/// that went away) or broken (every call answers `Failure`, as a backend fault).
 #[derive(Default)]
 pub struct SwitchableStorage {
     pub inner: MemoryStorage,
     down: AtomicBool,
+    broken: AtomicBool,
 }
 
 impl SwitchableStorage {
@@ -60,11 +61,17 @@ impl SwitchableStorage {
         self.down.store(down, Ordering::SeqCst);
     }
 
+    pub fn set_broken(&self, broken: bool) {
+        self.broken.store(broken, Ordering::SeqCst);
+    }
+
     fn up(&self) -> StorageResult<()> {
         if self.down.load(Ordering::SeqCst) {
             Err(StorageError::Unavailable(
                 "connection refused (127.0.0.1:3306)".into(),
             ))
+        } else if self.broken.load(Ordering::SeqCst) {
+            Err(StorageError::Failure("deadlock found (errno 1213)".into()))
         } else {
             Ok(())
         }

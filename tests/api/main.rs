@@ -466,6 +466,34 @@ async fn storage_unavailable_answers_503_with_an_opaque_message_on_every_interfa
     assert_eq!(r.text(), "OK");
 }
 
+#[tokio::test]
+async fn a_storage_fault_answers_500_with_an_opaque_message_and_logs_its_cause() {
+    let app = app();
+    let logs = capture_logs();
+    app.storage.set_broken(true);
+    let r = app.call(private("GET", "/api/stats")).await;
+    assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(r.errors(), vec!["internal server error"]);
+    assert!(!r.text().contains("deadlock"));
+    let text = logs.contents();
+    let cause: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("deadlock found (errno 1213)"))
+        .collect();
+    assert_eq!(cause.len(), 1, "{text}");
+    assert!(cause[0].contains("ERROR"), "{text}");
+    app.storage.set_broken(false);
+    app.storage.set_down(true);
+    let r = app.call(private("GET", "/api/stats")).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    let text = logs.contents();
+    assert!(
+        text.lines()
+            .any(|l| l.contains("ERROR") && l.contains("connection refused")),
+        "{text}"
+    );
+}
+
 // ---------------------------------------------------------------- logs and metrics
 
 #[tokio::test]
@@ -1472,6 +1500,14 @@ async fn admin_jobs_run_as_of_the_given_time_and_report_what_they_did() {
         r.errors(),
         vec!["unknown job; jobs are aggregate-sketches, create-sketches, prune-clients, collect-garbage"]
     );
+    // A `+` offset typed unencoded in the URL arrives as a space: still understood.
+    let r = app
+        .admin(request(
+            "POST",
+            "/admin/jobs/prune-clients?at=2018-05-30T13:00:00+01:00",
+        ))
+        .await;
+    assert_eq!(r.json(), json!({"pruned": 0}));
     let r = app
         .admin(request("POST", "/admin/jobs/prune-clients?at=tomorrow"))
         .await;
@@ -1495,7 +1531,7 @@ async fn admin_jobs_run_as_of_the_given_time_and_report_what_they_did() {
     let s = app.registry.snapshot();
     assert_eq!(
         s.get(r#"pdd_job_runs_total{job="prune-clients",status="ok"}"#),
-        Some(&2.0)
+        Some(&3.0)
     );
     assert_eq!(
         s.get(r#"pdd_job_runs_total{job="prune-clients",status="failed"}"#),
