@@ -69,6 +69,28 @@ async fn malformed_json_answers_400_naming_the_body_with_the_parser_message() {
 }
 
 #[tokio::test]
+async fn json_is_read_whatever_the_content_type_and_deeply_nested_unknown_fields_are_skipped() {
+    let app = app();
+    let r = app
+        .call(
+            request("POST", "/api/clients")
+                .header("content-type", "text/plain;charset=UTF-8")
+                .body(r#"{"publicKey": "04", "browser": "chrome"}"#),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    // The parser skips unknown fields without recursing, so depth cannot exhaust the stack.
+    let body = format!(
+        r#"{{"publicKey": "04", "browser": "chrome", "x": {}{}}}"#,
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    let r = app.call(request("POST", "/api/clients").body(body)).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    assert_eq!(r.json()["browser"], "chrome");
+}
+
+#[tokio::test]
 async fn updating_a_client_sets_its_external_name_and_unknown_clients_are_404() {
     let app = app();
     let name = app.register("04ab").await;
