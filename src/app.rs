@@ -251,9 +251,9 @@ impl Application {
     ) -> anyhow::Result<Application> {
         let parts = Parts::assemble(&settings, overrides)?;
         let start_time: DateTime<Utc> = parts.clock.now();
-        let access_token = access_token(&settings);
         let http = bind("http.port", &settings.http_port).await?;
         let admin = bind("admin.port", &settings.admin_port).await?;
+        let access_token = access_token(&settings);
         let http_addr = http.local_addr().context("reading the http address")?;
         let admin_addr = admin.local_addr().context("reading the admin address")?;
         let api = api_routes(ApiState {

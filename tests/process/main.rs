@@ -2,6 +2,7 @@
 //! over HTTP, and stopped with signals.
 
 mod flags;
+mod in_process;
 mod protocol;
 mod server;
 mod shutdown;
