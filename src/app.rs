@@ -386,7 +386,7 @@ async fn refresh_gauges(services: Services, stop: CancellationToken) {
     }
 }
 
-/// Cancels `stop` on the first SIGTERM or SIGINT.
+/// Cancels `stop` on the first SIGTERM or SIGINT; exits at once on a second one.
 fn spawn_signal_listener(stop: CancellationToken) -> anyhow::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
@@ -397,8 +397,17 @@ fn spawn_signal_listener(stop: CancellationToken) -> anyhow::Result<()> {
             _ = int.recv() => "SIGINT",
             _ = stop.cancelled() => return,
         };
-        info!(signal = name, "signal received");
+        info!(
+            signal = name,
+            "signal received (a second one stops at once)"
+        );
         stop.cancel();
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        warn!("second signal: exiting at once, without waiting for requests or the job");
+        std::process::exit(1);
     });
     Ok(())
 }

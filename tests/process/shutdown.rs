@@ -60,7 +60,11 @@ fn sigterm_during_a_slow_request_lets_it_complete_and_exits_0() {
 
     let status = server.wait(Duration::from_secs(40));
     assert!(status.success(), "{status}:\n{}", server.output());
-    assert!(server.output().contains("stopped"), "{}", server.output());
+    assert!(
+        server.output().contains("pdd_server::app: stopped"),
+        "{}",
+        server.output()
+    );
 }
 
 #[test]
@@ -148,5 +152,36 @@ fn a_given_token_and_password_never_appear_in_the_output_even_at_log_level_all()
     assert!(
         !output.contains("access token ("),
         "no token printed when one is given"
+    );
+}
+
+#[test]
+fn a_second_signal_while_draining_exits_at_once_with_1() {
+    let mut server = Server::start(&[], &[]);
+    let mut conn = TcpStream::connect(server.http).unwrap();
+    // A request whose body never completes keeps the drain waiting.
+    write!(
+        conn,
+        "POST /api/clients HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{",
+        server.http
+    )
+    .unwrap();
+    conn.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    server.signal(libc::SIGTERM);
+    wait_for(&server, "shutting down");
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        !server.output().contains("pdd_server::app: stopped"),
+        "{}",
+        server.output()
+    );
+    server.signal(libc::SIGINT);
+    let status = server.wait(Duration::from_secs(5));
+    assert_eq!(status.code(), Some(1), "{}", server.output());
+    assert!(
+        server.output().contains("second signal"),
+        "{}",
+        server.output()
     );
 }
