@@ -40,6 +40,8 @@ pub const TESTING_SPEED: u32 = 288;
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a running job may take to reach its safe point once shutdown starts.
 pub const JOB_STOP_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often the client and campaign gauges are refreshed (real time).
+pub const GAUGES_EVERY: Duration = Duration::from_secs(60);
 
 /// Replacements for the adapters the settings would choose, for tests that build the
 /// application in code (a manual clock, a seeded random, a prepared storage).
@@ -264,9 +266,9 @@ impl Application {
     ) -> anyhow::Result<Application> {
         let parts = Parts::assemble(&settings, overrides)?;
         let start_time: DateTime<Utc> = parts.clock.now();
-        let access_token = access_token(&settings);
         let http = bind("http.port", &settings.http_port).await?;
         let admin = bind("admin.port", &settings.admin_port).await?;
+        let access_token = access_token(&settings);
         let http_addr = http.local_addr().context("reading the http address")?;
         let admin_addr = admin.local_addr().context("reading the admin address")?;
         let api = api_routes(ApiState {
@@ -348,6 +350,7 @@ impl Application {
                 .run(),
         );
         let scheduler = tokio::spawn(self.scheduler.run(stop.clone()));
+        tokio::spawn(refresh_gauges(self.services.clone(), stop.clone()));
         info!(http = %self.http_addr, admin = %self.admin_addr, "listening");
 
         stop.cancelled().await;
@@ -381,7 +384,24 @@ impl Application {
     }
 }
 
-/// Cancels `stop` on the first SIGTERM or SIGINT.
+/// Keeps the gauges (registered clients, active campaigns) current for the metrics, which
+/// otherwise move only when someone asks `/api/stats`.
+async fn refresh_gauges(services: Services, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(GAUGES_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => {
+                if let Err(e) = services.campaigns.stats().await {
+                    tracing::debug!(error = %e, "cannot refresh the gauges");
+                }
+            }
+        }
+    }
+}
+
+/// Cancels `stop` on the first SIGTERM or SIGINT; exits at once on a second one.
 fn spawn_signal_listener(stop: CancellationToken) -> anyhow::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
@@ -392,8 +412,17 @@ fn spawn_signal_listener(stop: CancellationToken) -> anyhow::Result<()> {
             _ = int.recv() => "SIGINT",
             _ = stop.cancelled() => return,
         };
-        info!(signal = name, "signal received");
+        info!(
+            signal = name,
+            "signal received (a second one stops at once)"
+        );
         stop.cancel();
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        warn!("second signal: exiting at once, without waiting for requests or the job");
+        std::process::exit(1);
     });
     Ok(())
 }

@@ -900,6 +900,15 @@ mod tests {
         assert_eq!(format!("{all}"), format!("{}", Settings::defaults()));
     }
 
+    #[test]
+    fn readme_flags_table_lists_every_flag() {
+        let readme = include_str!("../README.md");
+        for spec in SPECS {
+            let row = format!("| `-{}` |", spec.name);
+            assert!(readme.contains(&row), "README.md has no row {row}");
+        }
+    }
+
     fn toml_default(spec: &Spec, default: &str) -> String {
         match spec.name {
             "testing_mode" => default.to_string(),

@@ -14,8 +14,9 @@ use crate::domain::service::jobs::{JobKind, JobService};
 use crate::domain::time::Calendar;
 use crate::ports::{Clock, Storage};
 
-/// How long a claim lasts in real time; renewed every third of it while the job runs.
-const LEASE: Duration = Duration::from_secs(5 * 60);
+/// How long a claim lasts in real time; renewed every third of it while the job runs. Also how
+/// long another instance waits before taking over the firing of one that died mid-run.
+const LEASE: Duration = Duration::from_secs(60);
 /// First wait before retrying a failed firing; doubles up to `MAX_RETRY` (real time), and never
 /// past the job's next firing.
 const FIRST_RETRY: Duration = Duration::from_secs(30);

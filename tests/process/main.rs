@@ -1,4 +1,12 @@
-//! Whole-process tests of the built binary.
+//! Whole-process tests: the built `pdd-server` binary started on free loopback ports, talked to
+//! over HTTP, and stopped with signals.
 
+mod flags;
+mod in_process;
+mod protocol;
+mod server;
+mod shutdown;
+
+// Adapters and deployment (Docker, docs/deploying.md).
 mod adapters;
 mod docs;
