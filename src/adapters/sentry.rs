@@ -466,7 +466,7 @@ mod tests {
         let text = format!("{err:#}");
         assert!(text.starts_with("invalid SENTRY_DSN"), "{text}");
         assert!(!text.contains("nonsense-with-key-abc"), "{text}");
-        let err = check_dsn("nonsense-with-key-abc").err().expect("fails");
+        let err = check_dsn("nonsense-with-key-abc").expect_err("fails");
         assert!(!format!("{err:#}").contains("nonsense-with-key-abc"));
         check_dsn("https://public@o0.ingest.sentry.io/42").unwrap();
     }

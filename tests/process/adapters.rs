@@ -2,16 +2,13 @@
 //! environment: a served ping is located through a trusted proxy's header and counted on a
 //! UDP socket standing in for the Datadog agent; bad adapter settings stop start-up.
 
-use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::net::UdpSocket;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+
+use crate::server::{run, Server};
 
 fn fixture(name: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -19,82 +16,6 @@ fn fixture(name: &str) -> String {
         .join(name)
         .display()
         .to_string()
-}
-
-struct Server {
-    child: Child,
-    http: String,
-    admin: String,
-}
-
-impl Server {
-    /// Starts the binary on ports 0 and waits for its `listening` line.
-    fn start(args: &[&str], env: &[(&str, &str)]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_pdd-server"))
-            .args(["-http.port=127.0.0.1:0", "-admin.port=127.0.0.1:0"])
-            .args(args)
-            .env_clear()
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("binary starts");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = rx
-                .recv_timeout(left)
-                .expect("the server says where it listens");
-            if line.contains(" listening") {
-                let field = |name: &str| {
-                    line.split_whitespace()
-                        .find_map(|w| w.strip_prefix(name))
-                        .unwrap_or_else(|| panic!("{name} in {line}"))
-                        .to_owned()
-                };
-                let (http, admin) = (field("http="), field("admin="));
-                // Keep draining stdout so the server never blocks on a full pipe.
-                thread::spawn(move || for _ in rx {});
-                return Server { child, http, admin };
-            }
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.http)
-    }
-
-    fn admin_url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.admin)
-    }
-
-    /// SIGTERM, then the exit code.
-    fn stop(mut self) -> Option<i32> {
-        unsafe {
-            libc::kill(self.child.id() as i32, libc::SIGTERM);
-        }
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code();
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("the server did not stop within 20 s of SIGTERM");
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-    }
 }
 
 /// `name:value|type|#tags` lines, tags sorted.
@@ -139,7 +60,7 @@ fn a_ping_through_a_trusted_proxy_is_located_by_the_country_database_and_counted
         .unwrap();
     let agent_addr = agent.local_addr().unwrap().to_string();
     let db = fixture("geoip2-country.mmdb");
-    let server = Server::start(
+    let mut server = Server::start(
         &[
             "-geocoder=maxmind",
             &format!("-geocoder.maxmind_db={db}"),
@@ -225,21 +146,14 @@ fn a_ping_through_a_trusted_proxy_is_located_by_the_country_database_and_counted
         );
         assert!(!metric.contains(name), "{metric}");
     }
-    assert_eq!(server.stop(), Some(0));
+    assert_eq!(server.terminate().code(), Some(0));
 }
 
-fn check_config(args: &[&str], env: &BTreeMap<&str, &str>) -> (Option<i32>, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_pdd-server"))
-        .args(args)
-        .arg("-check_config")
-        .env_clear()
-        .envs(env.iter().map(|(k, v)| (*k, *v)))
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+fn check_config(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let mut all = args.to_vec();
+    all.push("-check_config");
+    let out = run(&all, env);
+    (out.status.code(), out.stderr)
 }
 
 #[test]
@@ -249,7 +163,7 @@ fn an_unreadable_country_database_stops_start_up_with_a_line_naming_it() {
             "-geocoder=maxmind",
             "-geocoder.maxmind_db=/nonexistent/country.mmdb",
         ],
-        &BTreeMap::new(),
+        &[],
     );
     assert_eq!(code, Some(2));
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
@@ -268,7 +182,7 @@ fn a_file_that_is_not_a_country_database_stops_start_up() {
             "-geocoder=maxmind",
             &format!("-geocoder.maxmind_db={}", fixture("make_mmdb.py")),
         ],
-        &BTreeMap::new(),
+        &[],
     );
     assert_eq!(code, Some(2));
     assert!(stderr.contains("geocoder.maxmind_db="), "{stderr}");
@@ -283,15 +197,14 @@ fn the_maxmind_geocoder_and_dogstatsd_pass_check_config_with_valid_settings() {
             &format!("-geocoder.maxmind_db={}", fixture("country-code.mmdb")),
             "-datadog_server=127.0.0.1:8125",
         ],
-        &BTreeMap::new(),
+        &[],
     );
     assert_eq!(code, Some(0), "{stderr}");
 }
 
 #[test]
 fn an_invalid_sentry_dsn_stops_start_up_without_repeating_it() {
-    let mut env = BTreeMap::new();
-    env.insert("SENTRY_DSN", "not-a-dsn-but-a-secret-key-1234");
+    let env = [("SENTRY_DSN", "not-a-dsn-but-a-secret-key-1234")];
     let (code, stderr) = check_config(&[], &env);
     assert_eq!(code, Some(2));
     assert!(stderr.starts_with("error: invalid SENTRY_DSN"), "{stderr}");
@@ -303,9 +216,10 @@ fn an_invalid_sentry_dsn_stops_start_up_without_repeating_it() {
 
 #[test]
 fn a_valid_sentry_dsn_passes_check_config() {
-    let mut env = BTreeMap::new();
-    env.insert("SENTRY_DSN", "http://public@127.0.0.1:9/1");
-    env.insert("ENVIRONMENT", "ci");
+    let env = [
+        ("SENTRY_DSN", "http://public@127.0.0.1:9/1"),
+        ("ENVIRONMENT", "ci"),
+    ];
     let (code, stderr) = check_config(&[], &env);
     assert_eq!(code, Some(0), "{stderr}");
 }
