@@ -183,6 +183,45 @@ pub fn check(settings: &Settings) -> Result<(), ConfigError> {
     Parts::assemble(settings, Overrides::default()).map(drop)
 }
 
+/// Where to reach a listener of this host: loopback when it listens on all interfaces.
+fn local_host(addr: &HostPort) -> &str {
+    match addr.host.as_str() {
+        "" | "0.0.0.0" => "127.0.0.1",
+        "::" => "::1",
+        h => h,
+    }
+}
+
+/// `-healthcheck` (the Docker HEALTHCHECK, which has no curl): asks `/health` of the admin
+/// interface of a server on this host, at the loopback address when it listens on all.
+pub fn healthcheck(settings: &Settings) -> Result<(), String> {
+    use std::io::{Read, Write};
+    let addr = &settings.admin_port;
+    let host = local_host(addr);
+    let timeout = Duration::from_secs(5);
+    let target = std::net::ToSocketAddrs::to_socket_addrs(&(host, addr.port))
+        .map_err(|e| format!("cannot resolve {addr}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("cannot resolve {addr}"))?;
+    let mut conn = std::net::TcpStream::connect_timeout(&target, timeout)
+        .map_err(|e| format!("cannot connect to the admin interface at {target}: {e}"))?;
+    conn.set_read_timeout(Some(timeout)).ok();
+    conn.set_write_timeout(Some(timeout)).ok();
+    conn.write_all(format!("GET /health HTTP/1.0\r\nHost: {target}\r\n\r\n").as_bytes())
+        .map_err(|e| format!("cannot ask {target}: {e}"))?;
+    let mut response = Vec::new();
+    conn.take(64 * 1024)
+        .read_to_end(&mut response)
+        .map_err(|e| format!("no answer from {target}: {e}"))?;
+    let response = String::from_utf8_lossy(&response);
+    let status = response.lines().next().unwrap_or_default();
+    if status.split(' ').nth(1) == Some("200") {
+        Ok(())
+    } else {
+        Err(format!("/health at {target} answered {status:?}"))
+    }
+}
+
 /// The private API's token: the one given, or a random one printed once.
 fn access_token(settings: &Settings) -> SecretString {
     if let Some(token) = &settings.api_access_token {
@@ -410,4 +449,19 @@ fn spawn_signal_listener(stop: CancellationToken) -> anyhow::Result<()> {
         std::process::exit(1);
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn healthcheck_reaches_a_listener_on_all_interfaces_through_loopback() {
+        let host = |s: &str| local_host(&s.parse().unwrap()).to_string();
+        assert_eq!(host(":9990"), "127.0.0.1");
+        assert_eq!(host("0.0.0.0:9990"), "127.0.0.1");
+        assert_eq!(host("[::]:9990"), "::1");
+        assert_eq!(host("10.1.2.3:9990"), "10.1.2.3");
+        assert_eq!(host("localhost:9990"), "localhost");
+    }
 }

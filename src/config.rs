@@ -321,6 +321,8 @@ pub enum Invocation {
     Run(Settings),
     /// `-check_config`: validate everything and exit.
     Check(Settings),
+    /// `-healthcheck`: ask a running server's admin `/health` and exit 0 or 1.
+    Healthcheck(Settings),
     /// `-help`: print `help_text()` and exit 0.
     Help,
     /// `-version`: print the version and exit 0.
@@ -365,7 +367,9 @@ where
         None => None,
     };
     let settings = resolve(file.as_ref(), &flags.values, env)?;
-    Ok(if flags.check_config {
+    Ok(if flags.healthcheck {
+        Invocation::Healthcheck(settings)
+    } else if flags.check_config {
         Invocation::Check(settings)
     } else {
         Invocation::Run(settings)
@@ -845,6 +849,10 @@ mod tests {
         assert!(matches!(
             parse(["-check_config"], &BTreeMap::new()),
             Ok(Invocation::Check(_))
+        ));
+        assert!(matches!(
+            parse(["-healthcheck", "-admin.port=:9000"], &BTreeMap::new()),
+            Ok(Invocation::Healthcheck(s)) if s.admin_port.port == 9000
         ));
     }
 

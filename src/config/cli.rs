@@ -16,6 +16,10 @@ const MODES: &[(&str, &str)] = &[
         "check_config",
         "validate every setting (and open the geocoder database) and exit without serving",
     ),
+    (
+        "healthcheck",
+        "ask the admin interface (-admin.port) of a server running here for /health; exit 0 when healthy, 1 otherwise",
+    ),
     ("help", "print this help and exit (also --help, -h)"),
     ("version", "print the version and exit"),
 ];
@@ -62,6 +66,7 @@ pub(super) struct Flags {
     pub help: bool,
     pub version: bool,
     pub check_config: bool,
+    pub healthcheck: bool,
 }
 
 fn is_bool_literal(s: &str) -> bool {
@@ -164,6 +169,7 @@ where
         help: matches.get_flag("help"),
         version: matches.get_flag("version"),
         check_config: matches.get_flag("check_config"),
+        healthcheck: matches.get_flag("healthcheck"),
         values: Vec::new(),
     };
     for spec in SPECS {
