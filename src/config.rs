@@ -321,7 +321,7 @@ pub enum Invocation {
     Run(Settings),
     /// `-check_config`: validate everything and exit.
     Check(Settings),
-    /// `-healthcheck`: ask the admin interface's `/health` and exit 0 or 1.
+    /// `-healthcheck`: ask a running server's admin `/health` and exit 0 or 1.
     Healthcheck(Settings),
     /// `-help`: print `help_text()` and exit 0.
     Help,
@@ -850,10 +850,10 @@ mod tests {
             parse(["-check_config"], &BTreeMap::new()),
             Ok(Invocation::Check(_))
         ));
-        match parse(["-healthcheck", "-admin.port=:9000"], &BTreeMap::new()) {
-            Ok(Invocation::Healthcheck(s)) => assert_eq!(s.admin_port.port, 9000),
-            other => panic!("{other:?}"),
-        }
+        assert!(matches!(
+            parse(["-healthcheck", "-admin.port=:9000"], &BTreeMap::new()),
+            Ok(Invocation::Healthcheck(s)) if s.admin_port.port == 9000
+        ));
     }
 
     #[test]

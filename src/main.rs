@@ -29,8 +29,18 @@ fn main() -> ExitCode {
             println!("pdd-server {}", env!("CARGO_PKG_VERSION"));
             return ExitCode::SUCCESS;
         }
-        // No logging, no telemetry: one line for `docker inspect` and the exit code.
-        Ok(Invocation::Healthcheck(s)) => return app::healthcheck::run(&s),
+        Ok(Invocation::Healthcheck(s)) => {
+            return match app::healthcheck(&s) {
+                Ok(()) => {
+                    println!("healthy");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    println!("unhealthy: {e}");
+                    ExitCode::from(1)
+                }
+            };
+        }
         Ok(Invocation::Run(s)) => (s, false),
         Ok(Invocation::Check(s)) => (s, true),
         Err(e) => {

@@ -18,7 +18,7 @@ const MODES: &[(&str, &str)] = &[
     ),
     (
         "healthcheck",
-        "ask the admin interface's /health on this host and exit 0 if it answers 200, 1 otherwise (the Docker HEALTHCHECK)",
+        "ask the admin interface (-admin.port) of a server running here for /health; exit 0 when healthy, 1 otherwise",
     ),
     ("help", "print this help and exit (also --help, -h)"),
     ("version", "print the version and exit"),

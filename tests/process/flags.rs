@@ -224,3 +224,16 @@ fn the_deployment_pages_production_flags_are_accepted() {
         assert!(out.stdout.contains("configuration OK"));
     }
 }
+
+#[test]
+fn healthcheck_exits_0_while_the_server_runs_and_1_once_it_is_gone() {
+    let mut server = Server::start(&[], &[]);
+    let port = format!("-admin.port={}", server.admin);
+    let out = run(&["-healthcheck", &port], &[]);
+    assert!(out.status.success(), "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.stdout, "healthy\n");
+    assert!(server.terminate().success());
+    let out = run(&["-healthcheck", &port], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.starts_with("unhealthy: "), "{}", out.stdout);
+}
