@@ -338,3 +338,56 @@ async fn command_windows_follow_local_midnights_across_dst_changes() {
         Duration::hours(25)
     );
 }
+
+#[tokio::test]
+async fn ping_vocabulary_follows_campaign_changes_at_once() {
+    let w = World::new();
+    let client = w.register(0).await;
+    let first = w.campaign(campaign_input(2, 0, 0)).await;
+    let vocabulary = |queries: &[Query]| Vocabulary {
+        queries: queries.to_vec(),
+    };
+    let flu = [q("flu"), qt(&["flu", "fever"])];
+    assert_eq!(
+        w.ping(&client, on_day(0, "10:00")).await.vocabulary,
+        vocabulary(&flu)
+    );
+
+    w.set(on_day(0, "10:01"));
+    let second_input = CampaignInput {
+        vocabulary: Some(vec![exact("cough")]),
+        start_time: Some(on_day(0, "10:00")),
+        ..campaign_input(2, 0, 0)
+    };
+    let second = w.campaign(second_input.clone()).await;
+    let expected = [q("cough"), q("flu"), qt(&["flu", "fever"])];
+    assert_eq!(
+        w.ping(&client, on_day(0, "10:02")).await.vocabulary,
+        vocabulary(&expected)
+    );
+
+    let mut grown = second_input;
+    grown.vocabulary.as_mut().unwrap().push(exact("flu"));
+    grown.vocabulary.as_mut().unwrap().push(exact("sneeze"));
+    w.services
+        .campaigns
+        .update(&second.name, grown)
+        .await
+        .unwrap();
+    let expected = [q("cough"), q("flu"), q("sneeze"), qt(&["flu", "fever"])];
+    assert_eq!(
+        w.ping(&client, on_day(0, "10:03")).await.vocabulary,
+        vocabulary(&expected)
+    );
+
+    w.services
+        .campaigns
+        .delete(&first.name, true)
+        .await
+        .unwrap();
+    let expected = [q("cough"), q("flu"), q("sneeze")];
+    assert_eq!(
+        w.ping(&client, on_day(0, "10:04")).await.vocabulary,
+        vocabulary(&expected)
+    );
+}
