@@ -5,8 +5,10 @@
 //!
 //! Run: `cargo bench --bench memory` (release build). `PDD_BENCH_CLIENTS=N` scales it down,
 //! e.g. to check it quickly with `cargo test --bench memory` (unoptimised: figures meaningless).
+//! Times are the thread's CPU time (the runtime runs on this thread only), which a busy machine
+//! disturbs less than wall time; both are printed. The allocator is the server's, mimalloc.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -34,25 +36,26 @@ use pdd_server::domain::sketch;
 use pdd_server::domain::time::Calendar;
 use pdd_server::ports::Storage;
 
-/// The system allocator, counting allocations (to show what a request costs besides time).
+/// The server's allocator (see `src/main.rs`), counting allocations to show what a request
+/// costs besides time.
 struct Counting;
 
 static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
 
-// SAFETY: defers every call to the system allocator unchanged.
+// SAFETY: defers every call to mimalloc unchanged.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        System.alloc(layout)
+        mimalloc::MiMalloc.alloc(layout)
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout)
+        mimalloc::MiMalloc.dealloc(ptr, layout)
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        System.realloc(ptr, layout, new_size)
+        mimalloc::MiMalloc.realloc(ptr, layout, new_size)
     }
 }
 
