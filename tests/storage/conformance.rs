@@ -94,6 +94,8 @@ macro_rules! conformance_tests {
             submit_folds_encrypted_mod_ell_and_sums_raw,
             submit_twice_is_already_submitted_and_changes_nothing,
             concurrent_submissions_to_one_group_are_each_counted_once,
+            concurrent_creations_of_one_day_store_exactly_one,
+            concurrent_pings_of_one_client_are_all_recorded,
             day_groups_and_raw_sum_of_unknown_day_are_empty,
             delete_sketches_before_removes_earlier_days_of_one_campaign,
             delete_orphan_sketches_removes_sketches_of_deleted_clients,
@@ -102,6 +104,7 @@ macro_rules! conformance_tests {
             job_ledger_claims_completes_and_releases,
             job_claim_refuses_live_lease_of_another_owner_and_takes_expired_one,
             job_complete_keeps_the_later_firing,
+            concurrent_claims_of_one_firing_grant_exactly_one,
         ]);
     };
     (@cases $backend:ident, $factory:expr, [$($case:ident),* $(,)?]) => {
@@ -1080,6 +1083,77 @@ pub async fn concurrent_submissions_to_one_group_are_each_counted_once(s: Arc<dy
     }
 }
 
+pub async fn concurrent_creations_of_one_day_store_exactly_one(s: Arc<dyn Storage>) {
+    add_clients(&s, &["a", "b", "c", "d"]).await;
+    s.create_campaign(&campaign("c", t(0))).await.unwrap();
+    // Several instances create the same campaign-day at once, each with its own names.
+    let attempts: Vec<DaySketches> = (0..4)
+        .map(|i| {
+            let n = |k: &str| format!("{k}{i}");
+            let names = [n("w"), n("x"), n("y"), n("z")];
+            day_sketches(
+                "c",
+                1,
+                &[
+                    &[(names[0].as_str(), "a"), (names[1].as_str(), "b")],
+                    &[(names[2].as_str(), "c"), (names[3].as_str(), "d")],
+                ],
+            )
+        })
+        .collect();
+    let tasks: Vec<_> = attempts
+        .iter()
+        .cloned()
+        .map(|day| {
+            let s = s.clone();
+            tokio::spawn(async move { s.create_day_sketches(&day).await })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for (i, task) in tasks.into_iter().enumerate() {
+        match task.await.unwrap() {
+            Ok(()) => winners.push(i),
+            Err(e) => assert_eq!(e, StorageError::AlreadyExists),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one creation wins");
+    let winner = &attempts[winners[0]];
+    assert_eq!(s.day_groups("c", 1).await.unwrap(), winner.groups);
+    for (i, attempt) in attempts.iter().enumerate() {
+        for sketch in &attempt.sketches {
+            let stored = s.get_sketch(&sketch.name).await.unwrap();
+            assert_eq!(stored.is_some(), i == winners[0], "{}", sketch.name);
+        }
+    }
+    let open = s.record_ping(&activity("a", t(5))).await.unwrap().unwrap();
+    assert_eq!(open.len(), 1);
+}
+
+pub async fn concurrent_pings_of_one_client_are_all_recorded(s: Arc<dyn Storage>) {
+    add_clients(&s, &["a"]).await;
+    let tasks: Vec<_> = (0..24)
+        .map(|i| {
+            let s = s.clone();
+            tokio::spawn(async move { s.record_ping(&activity("a", t(1000 + i))).await })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), Ok(Some(vec![])));
+    }
+    let times: Vec<DateTime<Utc>> = s
+        .list_activity(Some("a"), None)
+        .await
+        .unwrap()
+        .iter()
+        .map(|a| a.time)
+        .collect();
+    assert_eq!(times, (0..24).map(|i| t(1000 + i)).collect::<Vec<_>>());
+    assert_eq!(
+        s.get_client("a").await.unwrap().unwrap().latest_activity,
+        Some(activity("a", t(1023)))
+    );
+}
+
 pub async fn day_groups_and_raw_sum_of_unknown_day_are_empty(s: Arc<dyn Storage>) {
     assert_eq!(s.day_groups("nope", 0).await.unwrap(), vec![]);
     assert_eq!(s.day_raw_sum("nope", 0).await.unwrap(), None);
@@ -1446,4 +1520,49 @@ pub async fn job_complete_keeps_the_later_firing(s: Arc<dyn Storage>) {
     let precise = later + Duration::milliseconds(1);
     s.complete_job(job, precise, "two").await.unwrap();
     assert_eq!(s.last_completed(job).await.unwrap(), Some(precise));
+}
+
+pub async fn concurrent_claims_of_one_firing_grant_exactly_one(s: Arc<dyn Storage>) {
+    let firing = t(HOUR);
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                let owner = format!("instance-{i}");
+                let granted = s
+                    .claim_job(
+                        "create-sketches",
+                        firing,
+                        &owner,
+                        firing,
+                        firing + Duration::minutes(10),
+                    )
+                    .await
+                    .unwrap();
+                (owner, granted)
+            })
+        })
+        .collect();
+    let mut granted = Vec::new();
+    for task in tasks {
+        let (owner, ok) = task.await.unwrap();
+        if ok {
+            granted.push(owner);
+        }
+    }
+    assert_eq!(granted.len(), 1, "{granted:?}");
+    // The holder completes; nobody gets that firing afterwards.
+    s.complete_job("create-sketches", firing, &granted[0])
+        .await
+        .unwrap();
+    assert!(!s
+        .claim_job(
+            "create-sketches",
+            firing,
+            "late",
+            firing + Duration::minutes(1),
+            firing + Duration::minutes(11)
+        )
+        .await
+        .unwrap());
 }
