@@ -4,6 +4,7 @@ use chrono::Duration;
 
 use pdd_server::domain::campaign::{CampaignInput, Query, Vocabulary};
 use pdd_server::domain::client::Client;
+use pdd_server::domain::service::catalog;
 use pdd_server::domain::service::jobs::JobKind;
 use pdd_server::domain::service::ping::{Command, PingInput};
 use pdd_server::domain::DomainError;
@@ -389,5 +390,28 @@ async fn ping_vocabulary_follows_campaign_changes_at_once() {
     assert_eq!(
         w.ping(&client, on_day(0, "10:04")).await.vocabulary,
         vocabulary(&expected)
+    );
+}
+
+#[tokio::test]
+async fn ping_sees_campaigns_written_by_another_instance_within_the_snapshot_lifetime() {
+    let w = World::new();
+    let client = w.register(0).await;
+    assert_eq!(
+        w.ping(&client, on_day(0, "10:00")).await.vocabulary,
+        Vocabulary::default()
+    );
+    let other = w.other_instance();
+    other
+        .campaigns
+        .create(campaign_input(2, 0, 0))
+        .await
+        .unwrap();
+    tokio::time::sleep(catalog::TTL + std::time::Duration::from_millis(50)).await;
+    assert_eq!(
+        w.ping(&client, on_day(0, "10:01")).await.vocabulary,
+        Vocabulary {
+            queries: vec![q("flu"), qt(&["flu", "fever"])],
+        }
     );
 }

@@ -30,6 +30,7 @@ use pdd_server::ports::Storage;
 
 pub struct World {
     pub services: Services,
+    ctx: Context,
     pub clock: Arc<ManualClock>,
     pub storage: Arc<dyn Storage>,
 }
@@ -53,10 +54,16 @@ impl World {
             prune_threshold: Duration::days(15),
         };
         World {
-            services: Services::new(ctx),
+            services: Services::new(ctx.clone()),
+            ctx,
             clock,
             storage,
         }
+    }
+
+    /// Services of another server instance on the same storage and clock.
+    pub fn other_instance(&self) -> Services {
+        Services::new(self.ctx.clone())
     }
 
     pub fn set(&self, t: DateTime<Utc>) {

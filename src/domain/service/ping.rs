@@ -1,5 +1,6 @@
 //! The daily ping of a browser extension: records its activity and tells it which sketches to
-//! fill in. Costs two storage calls whatever the number of commands.
+//! fill in. Costs one storage call whatever the number of commands, plus the listing of the
+//! campaigns when the shared snapshot (see `catalog`) is refreshed.
 
 use std::net::IpAddr;
 use std::sync::Arc;
