@@ -44,9 +44,19 @@ pub fn parse_decimal(s: &str) -> Option<BigInt> {
 
 /// The residue of `x` modulo ℓ, in [0, ℓ).
 pub fn reduce(x: &BigInt) -> BigUint {
-    let l = BigInt::from(ell().clone());
-    let r = ((x % &l) + &l) % &l;
-    r.to_biguint().unwrap_or_default()
+    let l = ell();
+    let magnitude = x.magnitude();
+    // Submitted values are mostly below ℓ in magnitude: no division then.
+    let r = if magnitude < l {
+        magnitude.clone()
+    } else {
+        magnitude % l
+    };
+    if x.sign() == Sign::Minus && !r.is_zero() {
+        l - r
+    } else {
+        r
+    }
 }
 
 /// Adds `values` element-wise into `sum`, modulo ℓ. An empty `sum` is taken as zeros.
@@ -105,9 +115,22 @@ mod tests {
 
     #[test]
     fn reduce_maps_negatives_into_range() {
+        let l = BigInt::from(ell().clone());
         assert_eq!(reduce(&BigInt::from(-1)), ell() - 1u8);
-        assert_eq!(reduce(&BigInt::from(ell().clone())), BigUint::zero());
+        assert_eq!(reduce(&l), BigUint::zero());
+        assert_eq!(reduce(&-&l), BigUint::zero());
         assert_eq!(reduce(&BigInt::from(5)), BigUint::from(5u8));
+        assert_eq!(reduce(&(&l * 3u8 + 7u8)), BigUint::from(7u8));
+        assert_eq!(reduce(&(-(&l * 3u8) - 7u8)), ell() - 7u8);
+        assert_eq!(reduce(&(-(&l * 2u8))), BigUint::zero());
+        let big = parse_decimal(&"9".repeat(100)).unwrap();
+        assert_eq!(
+            BigInt::from(reduce(&big)),
+            ((&big % &l) + &l) % &l,
+            "agrees with the arithmetic definition"
+        );
+        let neg = -big;
+        assert_eq!(BigInt::from(reduce(&neg)), ((&neg % &l) + &l) % &l);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! In-memory storage: the default for local testing, and the reference for the conformance
 //! suite. Indexed for every query the services make; nothing on a hot path scans all rows.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
@@ -36,8 +36,8 @@ struct Inner {
     activity_by_client: HashMap<String, BTreeSet<ActivityKey>>,
     activity_seq: u64,
     sketches: HashMap<String, Sketch>,
-    /// Per client: (campaign, day, sketch name) of its sketches.
-    sketches_by_client: HashMap<String, BTreeSet<(String, Day, String)>>,
+    /// Per client: the names of its sketches (a handful: campaigns × open days).
+    sketches_by_client: HashMap<String, Vec<String>>,
     sketches_by_day: BTreeMap<DayKey, Vec<String>>,
     groups: BTreeMap<GroupKey, Group>,
     raw_sums: BTreeMap<DayKey, Vec<i64>>,
@@ -74,7 +74,7 @@ impl Inner {
             return false;
         };
         if let Some(set) = self.sketches_by_client.get_mut(&s.client_name) {
-            set.remove(&(s.campaign_name.clone(), s.day, s.name.clone()));
+            set.retain(|n| *n != s.name);
             if set.is_empty() {
                 self.sketches_by_client.remove(&s.client_name);
             }
@@ -365,10 +365,16 @@ impl Storage for MemoryStorage {
         let Some(keys) = inner.sketches_by_client.get(&activity.client_name) else {
             return Ok(Some(Vec::new()));
         };
-        let open = keys
+        let mut open: Vec<&Sketch> = keys
             .iter()
-            .filter_map(|(_, _, name)| inner.sketches.get(name))
+            .filter_map(|name| inner.sketches.get(name))
             .filter(|s| !s.submitted)
+            .collect();
+        open.sort_by(|a, b| {
+            (&a.campaign_name, a.day, &a.name).cmp(&(&b.campaign_name, b.day, &b.name))
+        });
+        let open = open
+            .into_iter()
             .map(|s| OpenSketch {
                 sketch: s.clone(),
                 public_keys: inner
@@ -447,7 +453,7 @@ impl Storage for MemoryStorage {
                 .sketches_by_client
                 .entry(s.client_name.clone())
                 .or_default()
-                .insert((s.campaign_name.clone(), s.day, s.name.clone()));
+                .push(s.name.clone());
             inner.sketches.insert(s.name.clone(), s.clone());
             names.push(s.name.clone());
         }
@@ -519,14 +525,22 @@ impl Storage for MemoryStorage {
             .cloned()
             .collect();
         let mut removed = 0;
+        // Names to drop from each day's list, so that each list is filtered once.
+        let mut doomed: HashMap<DayKey, HashSet<String>> = HashMap::new();
         for client in orphan_clients {
-            for (_, _, name) in inner.sketches_by_client.remove(&client).unwrap_or_default() {
+            for name in inner.sketches_by_client.remove(&client).unwrap_or_default() {
                 if let Some(s) = inner.sketches.remove(&name) {
-                    if let Some(names) = inner.sketches_by_day.get_mut(&(s.campaign_name, s.day)) {
-                        names.retain(|n| *n != name);
-                    }
+                    doomed
+                        .entry((s.campaign_name, s.day))
+                        .or_default()
+                        .insert(name);
                     removed += 1;
                 }
+            }
+        }
+        for (day, names) in doomed {
+            if let Some(list) = inner.sketches_by_day.get_mut(&day) {
+                list.retain(|n| !names.contains(n));
             }
         }
         let orphan_days: Vec<DayKey> = inner

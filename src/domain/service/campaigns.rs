@@ -1,5 +1,8 @@
 //! Campaign management and results, for the dashboard.
 
+use std::sync::Arc;
+
+use super::catalog::CampaignCatalog;
 use super::Context;
 use crate::domain::campaign::{self, Campaign, CampaignInput};
 use crate::domain::error::DomainError;
@@ -11,6 +14,7 @@ use crate::ports::StorageError;
 #[derive(Clone)]
 pub struct CampaignService {
     ctx: Context,
+    catalog: Arc<CampaignCatalog>,
 }
 
 /// Counts shown on the dashboard's home page.
@@ -28,7 +32,12 @@ fn with_millis(mut input: CampaignInput) -> CampaignInput {
 
 impl CampaignService {
     pub fn new(ctx: Context) -> Self {
-        CampaignService { ctx }
+        Self::with_catalog(ctx, Arc::default())
+    }
+
+    /// A campaign service invalidating, after each write, the snapshot that pings read.
+    pub fn with_catalog(ctx: Context, catalog: Arc<CampaignCatalog>) -> Self {
+        CampaignService { ctx, catalog }
     }
 
     pub fn context(&self) -> &Context {
@@ -39,6 +48,7 @@ impl CampaignService {
         let fields = campaign::validate(&with_millis(input))?;
         let campaign = fields.into_campaign(self.ctx.random.uuid(), self.ctx.now());
         self.ctx.storage.create_campaign(&campaign).await?;
+        self.catalog.invalidate();
         Ok(campaign)
     }
 
@@ -65,7 +75,9 @@ impl CampaignService {
         let fields = campaign::validate(&with_millis(input))?;
         campaign::validate_update(&current, &fields, self.ctx.now())?;
         let updated = fields.into_campaign(current.name, current.create_time);
-        match self.ctx.storage.replace_campaign(&updated).await {
+        let result = self.ctx.storage.replace_campaign(&updated).await;
+        self.catalog.invalidate();
+        match result {
             Err(StorageError::NotFound) => Err(DomainError::NotFound),
             other => other.map(|_| updated).map_err(Into::into),
         }
@@ -79,7 +91,9 @@ impl CampaignService {
                 "campaign is active; delete it with force=true".into(),
             ));
         }
-        match self.ctx.storage.delete_campaign(name).await {
+        let result = self.ctx.storage.delete_campaign(name).await;
+        self.catalog.invalidate();
+        match result {
             Err(StorageError::NotFound) => Err(DomainError::NotFound),
             other => other.map_err(Into::into),
         }

@@ -246,8 +246,8 @@ impl JobService {
             .map(|c| (c.name.as_str(), c.public_key.as_str()))
             .collect();
         let group_size = usize::try_from(campaign.group_size).unwrap_or(2);
-        let groups = grouping::cut(&participants, group_size);
-        if groups.is_empty() {
+        let sizes = grouping::balanced_sizes(participants.len(), group_size);
+        if sizes.is_empty() {
             info!(job = "create-sketches", campaign = %campaign.name, day,
                   participants = participants.len(), "too few participants to form a group: no sketch");
             report.add("lone", participants.len() as u64);
@@ -258,10 +258,14 @@ impl JobService {
         let mut day_sketches = DaySketches {
             campaign_name: campaign.name.clone(),
             day,
-            groups: Vec::with_capacity(groups.len()),
+            groups: Vec::with_capacity(sizes.len()),
             sketches: Vec::with_capacity(participants.len()),
         };
-        for (id, mut members) in groups.into_iter().enumerate() {
+        // Cut the shuffled participants into groups in order, as `grouping::cut` does, moving
+        // the names rather than copying them (a campaign-day may have 100,000 participants).
+        let mut rest = participants.into_iter();
+        for (id, size) in sizes.into_iter().enumerate() {
+            let mut members: Vec<String> = rest.by_ref().take(size).collect();
             members.sort();
             let id = id as u32;
             day_sketches.groups.push(Group {

@@ -1,6 +1,7 @@
 //! The services: use cases over the ports, wired once by the application.
 
 pub mod campaigns;
+pub mod catalog;
 pub mod clients;
 pub mod jobs;
 pub mod ping;
@@ -47,10 +48,12 @@ pub struct Services {
 
 impl Services {
     pub fn new(ctx: Context) -> Self {
+        // Pings reuse a snapshot of the campaigns that campaign writes invalidate.
+        let catalog = Arc::new(catalog::CampaignCatalog::default());
         Services {
-            campaigns: campaigns::CampaignService::new(ctx.clone()),
+            campaigns: campaigns::CampaignService::with_catalog(ctx.clone(), catalog.clone()),
             clients: clients::ClientService::new(ctx.clone()),
-            ping: ping::PingService::new(ctx.clone()),
+            ping: ping::PingService::with_catalog(ctx.clone(), catalog),
             sketches: sketches::SketchService::new(ctx.clone()),
             jobs: jobs::JobService::new(ctx),
         }

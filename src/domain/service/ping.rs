@@ -1,13 +1,15 @@
 //! The daily ping of a browser extension: records its activity and tells it which sketches to
-//! fill in. Costs two storage calls whatever the number of commands.
+//! fill in. Costs one storage call whatever the number of commands, plus the listing of the
+//! campaigns when the shared snapshot (see `catalog`) is refreshed.
 
-use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 
+use super::catalog::{CampaignCatalog, Snapshot};
 use super::Context;
-use crate::domain::campaign::{Campaign, Vocabulary};
+use crate::domain::campaign::Vocabulary;
 use crate::domain::client::{self, Activity};
 use crate::domain::error::DomainError;
 use crate::domain::sketch::OpenSketch;
@@ -43,11 +45,17 @@ pub struct PingInput {
 #[derive(Clone)]
 pub struct PingService {
     ctx: Context,
+    catalog: Arc<CampaignCatalog>,
 }
 
 impl PingService {
     pub fn new(ctx: Context) -> Self {
-        PingService { ctx }
+        Self::with_catalog(ctx, Arc::default())
+    }
+
+    /// A ping service sharing its campaign snapshot with the campaign service that invalidates it.
+    pub fn with_catalog(ctx: Context, catalog: Arc<CampaignCatalog>) -> Self {
+        PingService { ctx, catalog }
     }
 
     pub async fn ping(&self, client: &str, input: PingInput) -> Result<PingResponse, DomainError> {
@@ -69,58 +77,50 @@ impl PingService {
             .record_ping(&activity)
             .await?
             .ok_or(DomainError::NotFound)?;
-        let campaigns = self.ctx.storage.list_campaigns().await?;
-        let response = self.respond(&open, &campaigns, now);
+        let catalog = self.catalog.snapshot(self.ctx.storage.as_ref()).await?;
+        let response = self.respond(open, &catalog, now);
         self.ctx.metrics.ping_served(response.submit.len());
         Ok(response)
     }
 
     fn respond(
         &self,
-        open: &[OpenSketch],
-        campaigns: &[Campaign],
+        open: Vec<OpenSketch>,
+        catalog: &Snapshot,
         now: DateTime<Utc>,
     ) -> PingResponse {
         let cal = &self.ctx.calendar;
-        let by_name: HashMap<&str, &Campaign> =
-            campaigns.iter().map(|c| (c.name.as_str(), c)).collect();
+        let campaign = |name: &str| catalog.campaigns.iter().find(|c| c.name == name);
+        // The open sketches are consumed: their names and keys move into the commands.
         let submit = open
-            .iter()
+            .into_iter()
             .filter_map(|o| {
-                let campaign = by_name.get(o.sketch.campaign_name.as_str())?;
+                let campaign = campaign(&o.sketch.campaign_name)?;
                 let start = campaign.start_time?;
                 let day = o.sketch.day;
                 if cal.relative_day(start, now) >= day + campaign.window_days() {
                     return None;
                 }
                 Some(Command {
-                    sketch_name: o.sketch.name.clone(),
+                    sketch_name: o.sketch.name,
                     start_time: cal.day_start(start, day),
                     end_time: cal.day_start(start, day + 1),
                     vocabulary: campaign
                         .vocabulary
                         .truncated(o.sketch.queries_count as usize),
-                    public_keys: o.public_keys.clone(),
+                    public_keys: o.public_keys,
                     round: day,
                     collect_encrypted: campaign.collect_encrypted,
                     collect_raw: campaign.collect_raw,
                 })
             })
             .collect();
-        let mut seen = HashSet::new();
-        let queries = campaigns
-            .iter()
-            .filter(|c| c.active(now))
-            .flat_map(|c| c.vocabulary.queries.iter())
-            .filter(|q| seen.insert(*q))
-            .cloned()
-            .collect();
         let tomorrow = cal.local_date(now) + Duration::days(1);
         let two_am = NaiveTime::from_hms_opt(2, 0, 0).unwrap_or(NaiveTime::MIN);
         let spread = Duration::minutes(i64::from(self.ctx.random.below(60)));
         PingResponse {
             submit,
-            vocabulary: Vocabulary { queries },
+            vocabulary: catalog.active_vocabulary(now),
             next_ping_time: cal.at(tomorrow, two_am) + spread,
         }
     }
