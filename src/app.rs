@@ -3,6 +3,7 @@
 //! and shuts everything down in order on SIGTERM/SIGINT.
 
 pub mod scheduler;
+pub mod serve;
 pub mod telemetry;
 
 use std::net::SocketAddr;
@@ -23,7 +24,7 @@ use warp::reply::Response;
 use crate::adapters::admin::{admin_routes, AdminState, ServerInfo};
 use crate::adapters::clock::{AcceleratedClock, SystemClock};
 use crate::adapters::geocoder::none::NoGeocoder;
-use crate::adapters::http::{api_routes, ApiState, Limits};
+use crate::adapters::http::{api_routes, ApiState, Limits, Rate};
 use crate::adapters::metrics::registry::Registry;
 use crate::adapters::random::OsRandom;
 use crate::adapters::storage::memory::MemoryStorage;
@@ -32,6 +33,7 @@ use crate::domain::service::{Context, Services};
 use crate::domain::time::Calendar;
 use crate::ports::{Clock, Geocoder, Metrics, Random, Storage};
 use scheduler::Scheduler;
+use serve::{serve, ServeOptions};
 
 /// How much faster than real time the clock runs in testing mode: a day lasts 5 minutes.
 pub const TESTING_SPEED: u32 = 288;
@@ -299,6 +301,30 @@ fn access_token(settings: &Settings) -> SecretString {
     SecretString::from(token)
 }
 
+/// What one request may ask of the API, from the settings.
+pub fn api_limits(settings: &Settings) -> Limits {
+    Limits {
+        body_timeout: settings.http_body_timeout.0.to_std().unwrap_or_default(),
+        register_rate: Rate {
+            per_minute: settings.http_rate_limit_register,
+            burst: settings.http_rate_limit_register_burst,
+        },
+        ping_rate: Rate {
+            per_minute: settings.http_rate_limit_ping,
+            burst: settings.http_rate_limit_ping_burst,
+        },
+        ..Limits::default()
+    }
+}
+
+/// How both interfaces serve connections, from the settings.
+pub fn serve_options(settings: &Settings) -> ServeOptions {
+    ServeOptions {
+        header_timeout: settings.http_header_timeout.0.to_std().unwrap_or_default(),
+        max_connections: settings.http_max_connections as usize,
+    }
+}
+
 async fn bind(setting: &str, addr: &HostPort) -> Result<TcpListener, ConfigError> {
     TcpListener::bind((addr.bind_host(), addr.port))
         .await
@@ -332,6 +358,7 @@ pub struct Application {
     admin_addr: SocketAddr,
     api: BoxedFilter<(Response,)>,
     admin_api: BoxedFilter<(Response,)>,
+    serve_options: ServeOptions,
     scheduler: Scheduler,
     services: Services,
     storage: Arc<dyn Storage>,
@@ -361,7 +388,7 @@ impl Application {
             access_token,
             metrics: parts.metrics.clone(),
             trusted_proxies: settings.http_trusted_proxies.clone(),
-            limits: Limits::default(),
+            limits: api_limits(&settings),
         });
         let admin_api = admin_routes(AdminState {
             services: parts.services.clone(),
@@ -391,6 +418,7 @@ impl Application {
             admin_addr,
             api,
             admin_api,
+            serve_options: serve_options(&settings),
             scheduler,
             services: parts.services,
             storage: parts.storage,
@@ -422,18 +450,13 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let stop = self.stop.clone();
         spawn_signal_listener(stop.clone())?;
-        let http = tokio::spawn(
-            warp::serve(self.api)
-                .incoming(self.http)
-                .graceful(stop.clone().cancelled_owned())
-                .run(),
-        );
-        let admin = tokio::spawn(
-            warp::serve(self.admin_api)
-                .incoming(self.admin)
-                .graceful(stop.clone().cancelled_owned())
-                .run(),
-        );
+        let http = tokio::spawn(serve(self.api, self.http, self.serve_options, stop.clone()));
+        let admin = tokio::spawn(serve(
+            self.admin_api,
+            self.admin,
+            self.serve_options,
+            stop.clone(),
+        ));
         let scheduler = tokio::spawn(self.scheduler.run(stop.clone()));
         tokio::spawn(refresh_gauges(self.services.clone(), stop.clone()));
         info!(http = %self.http_addr, admin = %self.admin_addr, "listening");
@@ -533,6 +556,18 @@ mod tests {
             None
         );
         assert_eq!(server_args(b"", "pdd-server"), None);
+    }
+
+    #[test]
+    fn default_settings_give_the_default_limits_and_serve_options() {
+        let s = Settings::defaults();
+        assert_eq!(api_limits(&s), Limits::default());
+        assert_eq!(serve_options(&s), ServeOptions::default());
+        let mut off = Settings::defaults();
+        off.http_rate_limit_register = 0;
+        off.http_rate_limit_ping = 0;
+        assert!(api_limits(&off).register_rate.is_off());
+        assert!(api_limits(&off).ping_rate.is_off());
     }
 
     #[test]

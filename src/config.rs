@@ -164,6 +164,55 @@ pub const SPECS: &[Spec] = &[
         help: "reverse proxies whose X-Forwarded-For is believed (comma-separated CIDR blocks)",
     },
     Spec {
+        name: "http.header_timeout",
+        value: Some("duration"),
+        default: Some("10.seconds"),
+        shown_default: "\"10.seconds\"",
+        help: "time a client has to send a request's headers (idle keep-alive connections are closed after it too)",
+    },
+    Spec {
+        name: "http.body_timeout",
+        value: Some("duration"),
+        default: Some("60.seconds"),
+        shown_default: "\"60.seconds\"",
+        help: "time a client has to send a request's body once its headers are in (408 beyond)",
+    },
+    Spec {
+        name: "http.max_connections",
+        value: Some("n"),
+        default: Some("10000"),
+        shown_default: "10000",
+        help: "connections open at once on each interface; more wait in the listen backlog",
+    },
+    Spec {
+        name: "http.rate_limit.register",
+        value: Some("n"),
+        default: Some("10"),
+        shown_default: "10",
+        help: "registrations (POST /api/clients) per minute per client address (an IPv6 /64); 0: no limit; 429 with Retry-After beyond",
+    },
+    Spec {
+        name: "http.rate_limit.register_burst",
+        value: Some("n"),
+        default: Some("20"),
+        shown_default: "20",
+        help: "registrations one client address may make at once before the per-minute rate applies",
+    },
+    Spec {
+        name: "http.rate_limit.ping",
+        value: Some("n"),
+        default: Some("60"),
+        shown_default: "60",
+        help: "pings (GET or POST /api/clients/{name}/ping) per minute per client address; 0: no limit",
+    },
+    Spec {
+        name: "http.rate_limit.ping_burst",
+        value: Some("n"),
+        default: Some("120"),
+        shown_default: "120",
+        help: "pings one client address may make at once before the per-minute rate applies",
+    },
+    Spec {
         name: "config",
         value: Some("path"),
         default: None,
@@ -212,6 +261,29 @@ pub struct Settings {
     pub log_level: LogLevel,
     #[serde(rename = "http.trusted_proxies", deserialize_with = "values::cidrs")]
     pub http_trusted_proxies: Vec<IpNet>,
+    #[serde(rename = "http.header_timeout", deserialize_with = "values::span")]
+    pub http_header_timeout: Span,
+    #[serde(rename = "http.body_timeout", deserialize_with = "values::span")]
+    pub http_body_timeout: Span,
+    #[serde(rename = "http.max_connections", deserialize_with = "values::positive")]
+    pub http_max_connections: u32,
+    #[serde(
+        rename = "http.rate_limit.register",
+        deserialize_with = "values::count"
+    )]
+    pub http_rate_limit_register: u32,
+    #[serde(
+        rename = "http.rate_limit.register_burst",
+        deserialize_with = "values::positive"
+    )]
+    pub http_rate_limit_register_burst: u32,
+    #[serde(rename = "http.rate_limit.ping", deserialize_with = "values::count")]
+    pub http_rate_limit_ping: u32,
+    #[serde(
+        rename = "http.rate_limit.ping_burst",
+        deserialize_with = "values::positive"
+    )]
+    pub http_rate_limit_ping_burst: u32,
     #[serde(default, deserialize_with = "values::opt_path")]
     pub config: Option<PathBuf>,
     /// `SENTRY_DSN`: errors are reported to Sentry when set.
@@ -256,7 +328,10 @@ impl fmt::Display for Settings {
             "http.port={} admin.port={} api.access_token={} mysql_server={} mysql_user={} \
              mysql_password={} mysql_database={} geocoder={} geocoder.maxmind_db={} \
              datadog_server={} groups={} timezone={} prune_threshold={} testing_mode={} \
-             log_level={} http.trusted_proxies={} config={} environment={} sentry_dsn={}",
+             log_level={} http.trusted_proxies={} http.header_timeout={} http.body_timeout={} \
+             http.max_connections={} http.rate_limit.register={} \
+             http.rate_limit.register_burst={} http.rate_limit.ping={} \
+             http.rate_limit.ping_burst={} config={} environment={} sentry_dsn={}",
             self.http_port,
             self.admin_port,
             if self.api_access_token.is_some() {
@@ -281,6 +356,13 @@ impl fmt::Display for Settings {
             self.testing_mode,
             self.log_level.as_str(),
             proxies.join(","),
+            self.http_header_timeout,
+            self.http_body_timeout,
+            self.http_max_connections,
+            self.http_rate_limit_register,
+            self.http_rate_limit_register_burst,
+            self.http_rate_limit_ping,
+            self.http_rate_limit_ping_burst,
             self.config
                 .as_ref()
                 .map_or("<unset>".to_string(), |p| p.display().to_string()),
@@ -550,6 +632,17 @@ mod tests {
         assert!(!s.testing_mode);
         assert_eq!(s.log_level, LogLevel::Info);
         assert!(s.http_trusted_proxies.is_empty());
+        assert_eq!(s.http_header_timeout.0, chrono::TimeDelta::seconds(10));
+        assert_eq!(s.http_body_timeout.0, chrono::TimeDelta::seconds(60));
+        assert_eq!(s.http_max_connections, 10_000);
+        assert_eq!(
+            (s.http_rate_limit_register, s.http_rate_limit_register_burst),
+            (10, 20)
+        );
+        assert_eq!(
+            (s.http_rate_limit_ping, s.http_rate_limit_ping_burst),
+            (60, 120)
+        );
         assert!(s.config.is_none());
         assert_eq!(s.environment, "devel");
         assert!(s.sentry_dsn.is_none());
@@ -673,6 +766,19 @@ mod tests {
             ("-admin.port=:99999", "admin.port", ":99999"),
             ("-mysql_database=a;b", "mysql_database", "a;b"),
             ("-testing_mode=sometimes", "testing_mode", "sometimes"),
+            ("-http.header_timeout=10", "http.header_timeout", "10"),
+            ("-http.max_connections=0", "http.max_connections", "0"),
+            ("-http.rate_limit.ping=-1", "http.rate_limit.ping", "-1"),
+            (
+                "-http.rate_limit.register=lots",
+                "http.rate_limit.register",
+                "lots",
+            ),
+            (
+                "-http.rate_limit.ping_burst=0",
+                "http.rate_limit.ping_burst",
+                "0",
+            ),
         ] {
             let e = err(&[flag]);
             let head = format!("invalid {setting} (from flag -{setting}): ");
@@ -913,6 +1019,7 @@ mod tests {
         match spec.name {
             "testing_mode" => default.to_string(),
             "http.trusted_proxies" => "[]".to_string(),
+            _ if default.parse::<u64>().is_ok() => default.to_string(),
             _ => format!("{default:?}"),
         }
     }

@@ -251,6 +251,24 @@ fn parse_bool(s: &str) -> Result<bool, String> {
     }
 }
 
+/// A whole number, 0 included.
+fn parse_count(s: &str) -> Result<u32, String> {
+    s.trim()
+        .parse::<u32>()
+        .map_err(|_| format!("{s:?} is not a whole number from 0 to {}", u32::MAX))
+}
+
+/// A whole number of at least 1.
+fn parse_positive(s: &str) -> Result<u32, String> {
+    match s.trim().parse::<u32>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!(
+            "{s:?} is not a whole number from 1 to {}",
+            u32::MAX
+        )),
+    }
+}
+
 /// A MySQL database name: it ends up as an identifier, so keep it to a safe alphabet.
 fn parse_database(s: &str) -> Result<String, String> {
     if !s.is_empty()
@@ -409,6 +427,14 @@ pub(super) fn database<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Err
 
 pub(super) fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     parsed(d, parse_bool)
+}
+
+pub(super) fn count<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    parsed(d, parse_count)
+}
+
+pub(super) fn positive<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    parsed(d, parse_positive)
 }
 
 pub(super) fn geocoder<'de, D: Deserializer<'de>>(d: D) -> Result<GeocoderKind, D::Error> {

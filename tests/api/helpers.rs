@@ -268,8 +268,10 @@ pub struct App {
 /// Now, when each test starts: 12:00 UTC (13:00 in London) on 10 May 2018.
 pub const START: &str = "2018-05-10T12:00:00Z";
 
+/// The application with the default limits, except rate limits: tests send many requests from
+/// one address.
 pub fn app() -> App {
-    app_with(Limits::default())
+    app_with(Limits::unlimited_rates())
 }
 
 pub fn app_with(limits: Limits) -> App {

@@ -1,7 +1,9 @@
 //! Route tests of the public, private and admin HTTP interfaces through `warp::test`.
 
+mod abuse;
 #[cfg(feature = "sentry")]
 mod error_reports;
+mod fuzz;
 mod helpers;
 
 use serde_json::json;
@@ -71,7 +73,8 @@ async fn malformed_json_answers_400_naming_the_body_with_the_parser_message() {
 }
 
 #[tokio::test]
-async fn json_is_read_whatever_the_content_type_and_deeply_nested_unknown_fields_are_skipped() {
+async fn json_is_read_whatever_the_content_type_and_unknown_fields_nested_up_to_32_levels_are_skipped(
+) {
     let app = app();
     let r = app
         .call(
@@ -81,15 +84,26 @@ async fn json_is_read_whatever_the_content_type_and_deeply_nested_unknown_fields
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED);
-    // The parser skips unknown fields without recursing, so depth cannot exhaust the stack.
-    let body = format!(
-        r#"{{"publicKey": "04", "browser": "chrome", "x": {}{}}}"#,
-        "[".repeat(100_000),
-        "]".repeat(100_000)
-    );
-    let r = app.call(request("POST", "/api/clients").body(body)).await;
-    assert_eq!(r.status, StatusCode::CREATED);
+    // The extension's whole local state may come along: nested, but not without end.
+    let nested = |levels: usize| {
+        format!(
+            r#"{{"publicKey": "04", "browser": "chrome", "x": {}"[[{{"{}}}"#,
+            "[".repeat(levels - 1),
+            "]".repeat(levels - 1)
+        )
+    };
+    let r = app
+        .call(request("POST", "/api/clients").body(nested(32)))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     assert_eq!(r.json()["browser"], "chrome");
+    for levels in [33, 100_000] {
+        let r = app
+            .call(request("POST", "/api/clients").body(nested(levels)))
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        assert_eq!(r.errors(), vec!["body: nested deeper than 32 levels"]);
+    }
 }
 
 #[tokio::test]
@@ -748,6 +762,7 @@ async fn oversized_bodies_answer_413_with_the_limit() {
     let app = app_with(Limits {
         public_body_bytes: 100,
         private_body_bytes: 300,
+        ..Limits::unlimited_rates()
     });
     let big_key = "ab".repeat(60);
     let r = app

@@ -10,7 +10,7 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::campaign::{Campaign, CampaignInput, Query, QueryInput};
+use crate::domain::campaign::{Campaign, CampaignInput, Query, QueryInput, MAX_QUERIES};
 use crate::domain::client::{Activity, Client, ClientDetails, ClientInput};
 use crate::domain::export::ExportRow;
 use crate::domain::service::campaigns::Stats as CampaignStats;
@@ -104,6 +104,157 @@ fn de_opt_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>,
     d.deserialize_option(OptTimeVisitor)
 }
 
+// ---- objects only
+
+/// Reads a struct from a JSON object only. serde's derived structs also accept an array of
+/// their fields in declaration order (`["Flu", "a@b.org"]` as a campaign), a form the API never
+/// promised and that would change meaning whenever a field moved: this deserializer asks for a
+/// map where a struct is wanted, and passes itself on through options.
+pub struct ObjectsOnly<D>(pub D);
+
+impl<'de, D: Deserializer<'de>> Deserializer<'de> for ObjectsOnly<D> {
+    type Error = D::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, v: V) -> Result<V::Value, D::Error> {
+        self.0.deserialize_any(v)
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        v: V,
+    ) -> Result<V::Value, D::Error> {
+        self.0.deserialize_map(v)
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, v: V) -> Result<V::Value, D::Error> {
+        self.0.deserialize_option(SomeObjectsOnly(v))
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier ignored_any
+    }
+}
+
+struct SomeObjectsOnly<V>(V);
+
+impl<'de, V: Visitor<'de>> Visitor<'de> for SomeObjectsOnly<V> {
+    type Value = V::Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        self.0.expecting(f)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        self.0.visit_none()
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        self.0.visit_none()
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        self.0.visit_some(ObjectsOnly(d))
+    }
+}
+
+/// `T` read through `ObjectsOnly`.
+fn objects_only<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<T, D::Error> {
+    T::deserialize(ObjectsOnly(d))
+}
+
+struct ObjectsOnlySeed<T>(std::marker::PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> de::DeserializeSeed<'de> for ObjectsOnlySeed<T> {
+    type Value = T;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
+        objects_only(d)
+    }
+}
+
+/// Reads a JSON body as `T`, structs from objects only.
+pub fn from_json_slice<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> serde_json::Result<T> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = objects_only(&mut de)?;
+    de.end()?;
+    Ok(value)
+}
+
+// ---- bounded arrays
+
+/// Reads an optional array of at most `max` elements, refusing a longer one as soon as its
+/// element `max + 1` is read: a huge array costs a parse error, never memory beyond the limit.
+struct Bounded<T> {
+    max: usize,
+    field: &'static str,
+    element: std::marker::PhantomData<T>,
+}
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for Bounded<T> {
+    type Value = Option<Vec<T>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "an array of at most {} elements", self.max)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let hint = seq.size_hint().unwrap_or(0).min(self.max).min(4096);
+        let mut out = Vec::with_capacity(hint);
+        while let Some(x) = seq.next_element_seed(ObjectsOnlySeed(std::marker::PhantomData))? {
+            if out.len() == self.max {
+                return Err(de::Error::custom(format_args!(
+                    "{}: should have at most {} elements",
+                    self.field, self.max
+                )));
+            }
+            out.push(x);
+        }
+        Ok(Some(out))
+    }
+}
+
+fn bounded<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+    max: usize,
+    field: &'static str,
+) -> Result<Option<Vec<T>>, D::Error> {
+    d.deserialize_option(Bounded {
+        max,
+        field,
+        element: std::marker::PhantomData,
+    })
+}
+
+/// The longest value vector a sketch can expect: the total, then one count per query.
+pub const MAX_VALUES: usize = MAX_QUERIES + 1;
+
+fn de_queries<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<QueryIn>>, D::Error> {
+    bounded(d, MAX_QUERIES, "vocabulary.queries")
+}
+
+fn de_encrypted<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    bounded(d, MAX_VALUES, "encryptedValues")
+}
+
+fn de_raw<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<i64>>, D::Error> {
+    bounded(d, MAX_VALUES, "rawValues")
+}
+
 // ---- vocabulary
 
 /// `{"queries": [{"exact": "flu"}, {"terms": ["flu", "fever"]}]}`
@@ -143,15 +294,16 @@ impl Serialize for QueryOut<'_> {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase", default, expecting = "a JSON object")]
 pub struct QueryIn {
     pub exact: Option<String>,
     pub terms: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase", default, expecting = "a JSON object")]
 pub struct VocabularyIn {
+    #[serde(deserialize_with = "de_queries")]
     pub queries: Option<Vec<QueryIn>>,
 }
 
@@ -228,11 +380,12 @@ pub struct CampaignList<'a> {
 
 /// The editable fields of a campaign; read-only ones (name, createTime, started…) are ignored.
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase", default, expecting = "a JSON object")]
 pub struct CampaignIn {
     pub display_name: Option<String>,
     pub email: Option<String>,
     pub notes: Option<String>,
+    #[serde(deserialize_with = "objects_only")]
     pub vocabulary: Option<VocabularyIn>,
     #[serde(deserialize_with = "de_opt_time")]
     pub start_time: Option<DateTime<Utc>>,
@@ -398,7 +551,7 @@ pub struct ClientList<'a> {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase", default, expecting = "a JSON object")]
 pub struct ClientIn {
     pub public_key: Option<String>,
     pub browser: Option<String>,
@@ -416,7 +569,7 @@ impl From<ClientIn> for ClientInput {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase", default, expecting = "a JSON object")]
 pub struct ClientUpdateIn {
     pub external_name: Option<String>,
 }
@@ -471,7 +624,7 @@ impl From<CampaignStats> for StatsResponse {
 // ---- ping and sketches
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase", default, expecting = "a JSON object")]
 pub struct PingIn {
     pub extension_version: Option<String>,
     pub timezone: Option<String>,
@@ -537,9 +690,11 @@ impl<'a> From<&'a PingResponse> for PingOut<'a> {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase", default, expecting = "a JSON object")]
 pub struct SubmissionIn {
+    #[serde(deserialize_with = "de_encrypted")]
     pub encrypted_values: Option<Vec<String>>,
+    #[serde(deserialize_with = "de_raw")]
     pub raw_values: Option<Vec<i64>>,
 }
 
@@ -592,6 +747,85 @@ mod tests {
             e.to_string(),
             "invalid value: string \"soon\", expected an RFC 3339 time or an integer of epoch \
              milliseconds at line 1 column 19"
+        );
+    }
+
+    #[test]
+    fn structs_are_read_from_objects_only_never_from_arrays_of_their_fields() {
+        let c: CampaignIn = from_json_slice(
+            br#"{"displayName": "x", "vocabulary": {"queries": [{"exact": "flu"}]}, "email": null}"#,
+        )
+        .unwrap();
+        assert_eq!(c.display_name.as_deref(), Some("x"));
+        assert_eq!(
+            c.vocabulary.unwrap().queries.unwrap()[0].exact.as_deref(),
+            Some("flu")
+        );
+        for (body, column) in [
+            (r#"["Flu"]"#, 0),
+            (
+                r#"{"displayName": "x", "vocabulary": [[{"exact": "flu"}]]}"#,
+                35,
+            ),
+            (
+                r#"{"displayName": "x", "vocabulary": {"queries": [["flu"]]}}"#,
+                48,
+            ),
+        ] {
+            let e = from_json_slice::<CampaignIn>(body.as_bytes()).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!("invalid type: sequence, expected a JSON object at line 1 column {column}"),
+                "{body}"
+            );
+        }
+        let e = from_json_slice::<ClientIn>(br#"["04ab", "firefox"]"#).unwrap_err();
+        assert!(e
+            .to_string()
+            .starts_with("invalid type: sequence, expected a JSON object"));
+        let e = from_json_slice::<ClientIn>(br#"{"browser": "x"} trailing"#).unwrap_err();
+        assert_eq!(e.to_string(), "trailing characters at line 1 column 18");
+        let s: SubmissionIn =
+            from_json_slice(br#"{"encryptedValues": ["-1", "2"], "rawValues": [3]}"#).unwrap();
+        assert_eq!(s.encrypted_values.unwrap(), ["-1", "2"]);
+        assert_eq!(s.raw_values.unwrap(), [3]);
+    }
+
+    #[test]
+    fn value_arrays_are_refused_past_their_bound_while_read() {
+        let values = |n: usize| format!("[{}]", vec!["1"; n].join(","));
+        let s: SubmissionIn = serde_json::from_str(&format!(
+            r#"{{"rawValues": {}, "encryptedValues": null}}"#,
+            values(MAX_VALUES)
+        ))
+        .unwrap();
+        assert_eq!(s.raw_values.map(|v| v.len()), Some(MAX_VALUES));
+        assert_eq!(s.encrypted_values, None);
+        let e = serde_json::from_str::<SubmissionIn>(&format!(
+            r#"{{"rawValues": {}}}"#,
+            values(MAX_VALUES + 5)
+        ))
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("rawValues: should have at most 10001 elements at line 1"),
+            "{e}"
+        );
+        let e = serde_json::from_str::<SubmissionIn>(r#"{"encryptedValues": "12"}"#).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("invalid type: string \"12\", expected an array of at most 10001"),
+            "{e}"
+        );
+        let queries = format!("[{}]", vec![r#"{"exact":"q"}"#; MAX_QUERIES + 1].join(","));
+        let e = serde_json::from_str::<CampaignIn>(&format!(
+            r#"{{"vocabulary": {{"queries": {queries}}}}}"#
+        ))
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("vocabulary.queries: should have at most 10000 elements"),
+            "{e}"
         );
     }
 

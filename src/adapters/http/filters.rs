@@ -1,9 +1,10 @@
-//! Filters shared by the routes: state injection, size-limited JSON bodies, the bearer token
-//! check, query parameters and the client's address.
+//! Filters shared by the routes: state injection, size- and time-limited JSON bodies of bounded
+//! depth, the bearer token check, query parameters, the client's address and its rate limits.
 
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use futures::{Stream, StreamExt};
@@ -14,8 +15,15 @@ use subtle::ConstantTimeEq;
 use warp::http::header::{HeaderMap, AUTHORIZATION, CONTENT_LENGTH};
 use warp::{Filter, Rejection};
 
+use super::ratelimit::RateLimiter;
 use super::rejection::{invalid, reject, ApiError};
 use super::ApiState;
+
+/// Deepest nesting of arrays and objects accepted in a JSON body. The deepest shape the API
+/// reads is 4 levels (`{"vocabulary": {"queries": [{"terms": [...]}]}}`); unknown fields may
+/// nest further (the extension sends its whole local state when it registers again), but not
+/// without end.
+pub const MAX_JSON_DEPTH: usize = 32;
 
 pub fn with_state<S: Send + Sync + 'static>(
     state: &Arc<S>,
@@ -24,52 +32,105 @@ pub fn with_state<S: Send + Sync + 'static>(
     warp::any().map(move || state.clone())
 }
 
+/// How much of a body to read, and for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyLimit {
+    pub bytes: u64,
+    pub timeout: Duration,
+}
+
 async fn read_limited(
     headers: HeaderMap,
     stream: impl Stream<Item = Result<impl Buf, warp::Error>>,
-    limit: u64,
+    limit: BodyLimit,
 ) -> Result<Bytes, Rejection> {
     let declared = headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return Err(reject(ApiError::TooLarge(limit)));
+    if declared.is_some_and(|n| n > limit.bytes) {
+        return Err(reject(ApiError::TooLarge(limit.bytes)));
     }
-    let mut buf = BytesMut::with_capacity(declared.unwrap_or(0) as usize);
-    let mut stream = std::pin::pin!(stream);
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| reject(ApiError::Body(format!("unreadable: {e}"))))?;
-        if (buf.len() + chunk.remaining()) as u64 > limit {
-            return Err(reject(ApiError::TooLarge(limit)));
+    let read = async {
+        let mut buf = BytesMut::with_capacity(declared.unwrap_or(0) as usize);
+        let mut stream = std::pin::pin!(stream);
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| reject(ApiError::Body(format!("unreadable: {e}"))))?;
+            if (buf.len() + chunk.remaining()) as u64 > limit.bytes {
+                return Err(reject(ApiError::TooLarge(limit.bytes)));
+            }
+            buf.put(chunk);
         }
-        buf.put(chunk);
-    }
-    Ok(buf.freeze())
+        Ok(buf.freeze())
+    };
+    tokio::time::timeout(limit.timeout, read)
+        .await
+        .unwrap_or_else(|_| Err(reject(ApiError::BodyTimeout(limit.timeout))))
 }
 
-/// The body, at most `limit` bytes (413 beyond, whether or not a length was declared).
-pub fn limited_body(limit: u64) -> impl Filter<Extract = (Bytes,), Error = Rejection> + Clone {
+/// The body, at most `limit.bytes` (413 beyond, whether or not a length was declared), in at
+/// most `limit.timeout` (408 beyond: a client trickling its body must not hold a connection).
+pub fn limited_body(
+    limit: BodyLimit,
+) -> impl Filter<Extract = (Bytes,), Error = Rejection> + Clone {
     warp::header::headers_cloned()
         .and(warp::body::stream())
         .and_then(move |headers, stream| read_limited(headers, stream, limit))
 }
 
-fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Rejection> {
-    serde_json::from_slice(bytes).map_err(|e| reject(ApiError::Body(e.to_string())))
+/// Whether arrays and objects nest deeper than `max` anywhere in `json` (brackets inside
+/// strings do not count). One pass, no allocation: run before parsing so that no parser, skipping
+/// or not, ever walks an absurd depth.
+pub fn nested_deeper_than(json: &[u8], max: usize) -> bool {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in json {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
 }
 
-/// A JSON body of at most `limit` bytes, whatever its declared content type (the extension's
-/// `fetch` may send JSON as `text/plain`).
+fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Rejection> {
+    if nested_deeper_than(bytes, MAX_JSON_DEPTH) {
+        return Err(reject(ApiError::Body(format!(
+            "nested deeper than {MAX_JSON_DEPTH} levels"
+        ))));
+    }
+    super::dto::from_json_slice(bytes).map_err(|e| reject(ApiError::Body(e.to_string())))
+}
+
+/// A JSON body within `limit`, whatever its declared content type (the extension's `fetch` may
+/// send JSON as `text/plain`).
 pub fn json_body<T: DeserializeOwned + Send>(
-    limit: u64,
+    limit: BodyLimit,
 ) -> impl Filter<Extract = (T,), Error = Rejection> + Clone {
     limited_body(limit).and_then(|bytes: Bytes| async move { parse_json::<T>(&bytes) })
 }
 
 /// Like `json_body`, but an empty body reads as the default.
 pub fn optional_json_body<T: DeserializeOwned + Default + Send>(
-    limit: u64,
+    limit: BodyLimit,
 ) -> impl Filter<Extract = (T,), Error = Rejection> + Clone {
     limited_body(limit).and_then(|bytes: Bytes| async move {
         if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -185,13 +246,44 @@ pub fn client_ip_from(
     Some(ip)
 }
 
+/// The socket peer of a connection, put in each request's extensions by the server's own
+/// accept loop (`app::serve`); warp's own `remote()` is filled only by `warp::serve` and
+/// `warp::test`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerAddr(pub SocketAddr);
+
+/// The socket peer, wherever the server put it.
+pub fn peer() -> impl Filter<Extract = (Option<SocketAddr>,), Error = Infallible> + Clone {
+    warp::ext::optional::<PeerAddr>()
+        .and(warp::addr::remote())
+        .map(|ours: Option<PeerAddr>, warps: Option<SocketAddr>| ours.map(|p| p.0).or(warps))
+}
+
 pub fn client_ip(
     state: &Arc<ApiState>,
 ) -> impl Filter<Extract = (Option<IpAddr>,), Error = Infallible> + Clone {
     let state = state.clone();
-    warp::addr::remote()
+    peer()
         .and(warp::header::headers_cloned())
         .map(move |peer, headers: HeaderMap| client_ip_from(peer, &headers, &state.trusted_proxies))
+}
+
+/// The client's address, after taking one request from its bucket in `limiter` (429 with
+/// `Retry-After` when there is none left). A request without a known address is not limited.
+pub fn rate_limited(
+    state: &Arc<ApiState>,
+    limiter: Arc<RateLimiter>,
+) -> impl Filter<Extract = (Option<IpAddr>,), Error = Rejection> + Clone {
+    client_ip(state).and_then(move |ip: Option<IpAddr>| {
+        let result = match ip {
+            Some(addr) => limiter
+                .check(addr, Instant::now())
+                .map(|()| ip)
+                .map_err(|wait| reject(ApiError::TooManyRequests(wait))),
+            None => Ok(None),
+        };
+        futures::future::ready(result)
+    })
 }
 
 #[cfg(test)]
@@ -237,6 +329,18 @@ mod tests {
             ip("203.0.113.9")
         );
         assert_eq!(client_ip_from(None, &xff(&["203.0.113.9"]), &proxies), None);
+    }
+
+    #[test]
+    fn nesting_depth_counts_brackets_outside_strings_only() {
+        assert!(!nested_deeper_than(br#"{"a": [1, {"b": []}]}"#, 4));
+        assert!(nested_deeper_than(br#"{"a": [1, {"b": []}]}"#, 3));
+        assert!(!nested_deeper_than(br#"{"a": "[[[[[[{{{{"}"#, 1));
+        assert!(!nested_deeper_than(br#"{"a": "\"[[[["}"#, 1));
+        assert!(!nested_deeper_than(br#"{"a": "\\"}"#, 1));
+        assert!(nested_deeper_than(br#"{"a": "\\", "b": [[]]}"#, 2));
+        assert!(!nested_deeper_than(b"]]]]}}}}[", 1));
+        assert!(!nested_deeper_than(b"", 0));
     }
 
     #[test]

@@ -8,11 +8,12 @@ mod export;
 pub mod filters;
 mod private;
 mod public;
+pub mod ratelimit;
 pub mod rejection;
 pub mod routes;
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
 use secrecy::SecretString;
@@ -26,9 +27,11 @@ use warp::{Filter, Reply};
 use crate::domain::service::Services;
 use crate::ports::Metrics;
 
+pub use ratelimit::Rate;
 pub use routes::{classify, RouteMatch};
 
-/// Request body limits, in bytes.
+/// Limits on what one request may ask of the server. The defaults are those of the settings
+/// (`http.body_timeout`, `http.rate_limit.*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Public routes (registration, ping, sketch submission). The default, 2 MiB, holds a
@@ -37,13 +40,47 @@ pub struct Limits {
     /// Private routes (campaigns). The default, 8 MiB, holds a vocabulary of 10,000 queries of
     /// several long terms each.
     pub private_body_bytes: u64,
+    /// How long a client may take to send a body once its headers are in (408 beyond).
+    pub body_timeout: Duration,
+    /// Registrations (`POST /api/clients`) per client address.
+    pub register_rate: Rate,
+    /// Pings (`GET|POST /api/clients/{name}/ping`) per client address.
+    pub ping_rate: Rate,
 }
+
+impl Limits {
+    /// The default limits without any rate limit.
+    pub fn unlimited_rates() -> Self {
+        Limits {
+            register_rate: Rate::OFF,
+            ping_rate: Rate::OFF,
+            ..Limits::default()
+        }
+    }
+}
+
+/// 10 registrations a minute per address, 20 at once: a household or an office behind one
+/// address registers a few browsers, not hundreds.
+pub const DEFAULT_REGISTER_RATE: Rate = Rate {
+    per_minute: 10,
+    burst: 20,
+};
+/// 60 pings a minute per address, 120 at once: each client pings about once a day, spread over
+/// an hour, so this leaves room for thousands of clients behind one NAT.
+pub const DEFAULT_PING_RATE: Rate = Rate {
+    per_minute: 60,
+    burst: 120,
+};
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             public_body_bytes: 2 * 1024 * 1024,
             private_body_bytes: 8 * 1024 * 1024,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+            register_rate: DEFAULT_REGISTER_RATE,
+            ping_rate: DEFAULT_PING_RATE,
         }
     }
 }

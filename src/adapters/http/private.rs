@@ -14,7 +14,7 @@ use super::dto::{
     ClientDetailsOut, ClientList, ClientOut, ResultList, StatsResponse,
 };
 use super::export;
-use super::filters::{auth, json_body, params, with_state, Params};
+use super::filters::{auth, json_body, params, with_state, BodyLimit, Params};
 use super::rejection::{invalid, reject, ApiError};
 use super::{json, no_content, ApiState};
 use crate::domain::time::Day;
@@ -45,6 +45,13 @@ pub fn routes(state: &Arc<ApiState>) -> BoxedFilter<(Response,)> {
         .or(stats(state))
         .unify()
         .boxed()
+}
+
+fn body_limit(state: &ApiState) -> BodyLimit {
+    BodyLimit {
+        bytes: state.limits.private_body_bytes,
+        timeout: state.limits.body_timeout,
+    }
 }
 
 /// The services' now, the instant `started`/`completed`/`active` are computed for.
@@ -87,7 +94,7 @@ fn create_campaign(
     warp::path!("api" / "campaigns")
         .and(warp::post())
         .and(auth(state))
-        .and(json_body::<CampaignIn>(state.limits.private_body_bytes))
+        .and(json_body::<CampaignIn>(body_limit(state)))
         .and(with_state(state))
         .and_then(|body: CampaignIn, state: Arc<ApiState>| async move {
             let campaign = state
@@ -127,7 +134,7 @@ fn update_campaign(
     warp::path!("api" / "campaigns" / String)
         .and(warp::put())
         .and(auth(state))
-        .and(json_body::<CampaignIn>(state.limits.private_body_bytes))
+        .and(json_body::<CampaignIn>(body_limit(state)))
         .and(with_state(state))
         .and_then(
             |name: String, body: CampaignIn, state: Arc<ApiState>| async move {

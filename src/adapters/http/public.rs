@@ -1,5 +1,5 @@
 //! The public API, used by the browser extension: registration, ping, sketch submission, and
-//! the CORS preflight. No token.
+//! the CORS preflight. No token; registration and ping are rate limited per client address.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -10,19 +10,30 @@ use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use super::dto::{ClientIn, ClientOut, ClientUpdateIn, PingIn, PingOut, SubmissionIn};
-use super::filters::{client_ip, json_body, optional_json_body, with_state};
+use super::filters::{json_body, optional_json_body, rate_limited, with_state, BodyLimit};
+use super::ratelimit::RateLimiter;
 use super::rejection::reject;
 use super::{json, no_content, ApiState};
 
+fn body_limit(state: &ApiState) -> BodyLimit {
+    BodyLimit {
+        bytes: state.limits.public_body_bytes,
+        timeout: state.limits.body_timeout,
+    }
+}
+
 pub fn routes(state: &Arc<ApiState>) -> BoxedFilter<(Response,)> {
-    register(state)
+    let registrations = Arc::new(RateLimiter::new(state.limits.register_rate));
+    // GET and POST pings draw from the same buckets.
+    let pings = Arc::new(RateLimiter::new(state.limits.ping_rate));
+    register(state, registrations)
         .or(update_client(state))
         .unify()
         .or(delete_client(state))
         .unify()
-        .or(ping_get(state))
+        .or(ping_get(state, pings.clone()))
         .unify()
-        .or(ping_post(state))
+        .or(ping_post(state, pings))
         .unify()
         .or(submit(state))
         .unify()
@@ -34,20 +45,24 @@ pub fn routes(state: &Arc<ApiState>) -> BoxedFilter<(Response,)> {
 /// POST /api/clients
 fn register(
     state: &Arc<ApiState>,
+    limiter: Arc<RateLimiter>,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     warp::path!("api" / "clients")
         .and(warp::post())
-        .and(json_body::<ClientIn>(state.limits.public_body_bytes))
+        .and(rate_limited(state, limiter))
+        .and(json_body::<ClientIn>(body_limit(state)))
         .and(with_state(state))
-        .and_then(|body: ClientIn, state: Arc<ApiState>| async move {
-            let client = state
-                .services
-                .clients
-                .register(body.into())
-                .await
-                .map_err(reject)?;
-            Ok::<_, Rejection>(json(StatusCode::CREATED, &ClientOut::from(&client)))
-        })
+        .and_then(
+            |_: Option<IpAddr>, body: ClientIn, state: Arc<ApiState>| async move {
+                let client = state
+                    .services
+                    .clients
+                    .register(body.into())
+                    .await
+                    .map_err(reject)?;
+                Ok::<_, Rejection>(json(StatusCode::CREATED, &ClientOut::from(&client)))
+            },
+        )
 }
 
 /// PATCH /api/clients/{name}
@@ -56,7 +71,7 @@ fn update_client(
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     warp::path!("api" / "clients" / String)
         .and(warp::patch())
-        .and(json_body::<ClientUpdateIn>(state.limits.public_body_bytes))
+        .and(json_body::<ClientUpdateIn>(body_limit(state)))
         .and(with_state(state))
         .and_then(
             |name: String, body: ClientUpdateIn, state: Arc<ApiState>| async move {
@@ -86,8 +101,8 @@ fn delete_client(
 
 async fn ping(
     name: String,
-    body: PingIn,
     ip: Option<IpAddr>,
+    body: PingIn,
     state: Arc<ApiState>,
 ) -> Result<Response, Rejection> {
     let response = state
@@ -102,12 +117,13 @@ async fn ping(
 /// GET /api/clients/{name}/ping
 fn ping_get(
     state: &Arc<ApiState>,
+    limiter: Arc<RateLimiter>,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     warp::path!("api" / "clients" / String / "ping")
         .and(warp::get())
-        .map(|name| (name, PingIn::default()))
+        .and(rate_limited(state, limiter))
+        .map(|name, ip| (name, ip, PingIn::default()))
         .untuple_one()
-        .and(client_ip(state))
         .and(with_state(state))
         .and_then(ping)
 }
@@ -115,11 +131,12 @@ fn ping_get(
 /// POST /api/clients/{name}/ping
 fn ping_post(
     state: &Arc<ApiState>,
+    limiter: Arc<RateLimiter>,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     warp::path!("api" / "clients" / String / "ping")
         .and(warp::post())
-        .and(optional_json_body::<PingIn>(state.limits.public_body_bytes))
-        .and(client_ip(state))
+        .and(rate_limited(state, limiter))
+        .and(optional_json_body::<PingIn>(body_limit(state)))
         .and(with_state(state))
         .and_then(ping)
 }
@@ -128,7 +145,7 @@ fn ping_post(
 fn submit(state: &Arc<ApiState>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     warp::path!("api" / "sketches" / String)
         .and(warp::patch())
-        .and(json_body::<SubmissionIn>(state.limits.public_body_bytes))
+        .and(json_body::<SubmissionIn>(body_limit(state)))
         .and(with_state(state))
         .and_then(
             |name: String, body: SubmissionIn, state: Arc<ApiState>| async move {

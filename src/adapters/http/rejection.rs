@@ -3,9 +3,10 @@
 //! opaque message.
 
 use std::convert::Infallible;
+use std::time::Duration;
 
 use serde::Serialize;
-use warp::http::header::{HeaderValue, CONTENT_TYPE, WWW_AUTHENTICATE};
+use warp::http::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use warp::http::StatusCode;
 use warp::reject::{MethodNotAllowed, Reject};
 use warp::reply::Response;
@@ -23,6 +24,10 @@ pub enum ApiError {
     Body(String),
     /// The body is longer than the limit (bytes).
     TooLarge(u64),
+    /// The body did not arrive within the time allowed.
+    BodyTimeout(Duration),
+    /// The client's address used up its requests for now: retry after this long.
+    TooManyRequests(Duration),
     /// Missing or wrong bearer token.
     Unauthorized,
     /// Export asked in a format not offered.
@@ -113,6 +118,22 @@ pub fn api_response(e: &ApiError) -> Response {
             StatusCode::PAYLOAD_TOO_LARGE,
             &format!("body: should be at most {limit} bytes"),
         ),
+        ApiError::BodyTimeout(limit) => one(
+            StatusCode::REQUEST_TIMEOUT,
+            &format!("body: not received within {} s", limit.as_secs()),
+        ),
+        ApiError::TooManyRequests(wait) => {
+            // Whole seconds, rounded up: retrying a little late always succeeds.
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            let secs = secs.max(1);
+            let mut res = one(
+                StatusCode::TOO_MANY_REQUESTS,
+                &format!("too many requests from this address: retry in {secs} s"),
+            );
+            res.headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(secs));
+            res
+        }
         ApiError::Unauthorized => {
             let mut res = one(StatusCode::UNAUTHORIZED, "unauthorized");
             res.headers_mut()
