@@ -3,6 +3,7 @@
 
 mod flags;
 mod in_process;
+mod limits;
 mod protocol;
 mod server;
 mod shutdown;
