@@ -1023,4 +1023,62 @@ mod tests {
             _ => format!("{default:?}"),
         }
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        const PASSWORD: &str = "pw-S3CR3T-never-shown";
+
+        fn arg() -> impl Strategy<Value = String> {
+            // Every setting but `config` (which would read whatever file it names).
+            let names: Vec<&'static str> = SPECS
+                .iter()
+                .map(|s| s.name)
+                .filter(|n| *n != "config")
+                .chain(["check_config", "version", "h", "nope", "http", "mysql_password"])
+                .collect();
+            let value = prop_oneof![
+                "[a-zA-Z0-9:.,/_\\[\\]-]{0,16}",
+                "\\PC{0,10}",
+                Just(":0".to_string()),
+                Just("15.days".to_string()),
+                Just("true".to_string()),
+            ];
+            prop_oneof![
+                (prop::sample::select(vec!["-", "--"]), prop::sample::select(names.clone()), value.clone())
+                    .prop_map(|(dash, name, v)| format!("{dash}{name}={v}")),
+                (prop::sample::select(vec!["-", "--"]), prop::sample::select(names))
+                    .prop_map(|(dash, name)| format!("{dash}{name}")),
+                value,
+                Just(format!("-mysql_password={PASSWORD}")),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig {
+                cases: 256,
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            })]
+
+            #[test]
+            fn any_command_line_parses_or_fails_with_one_line_that_never_shows_the_password(
+                args in prop::collection::vec(arg(), 0..8)
+            ) {
+                match parse(args.iter().cloned(), &BTreeMap::new()) {
+                    Ok(Invocation::Run(s) | Invocation::Check(s) | Invocation::Healthcheck(s)) => {
+                        let shown = (s.to_string(), format!("{s:?}"));
+                        prop_assert!(!shown.0.contains(PASSWORD) && !shown.1.contains(PASSWORD));
+                    }
+                    Ok(Invocation::Help | Invocation::Version) => {}
+                    Err(e) => {
+                        prop_assert!(!e.0.contains('\n'), "{}", e.0);
+                        prop_assert!(!e.0.is_empty());
+                        prop_assert!(!e.0.contains(PASSWORD), "{}", e.0);
+                    }
+                }
+            }
+        }
+    }
 }

@@ -73,6 +73,19 @@ fn is_bool_literal(s: &str) -> bool {
     matches!(s.to_ascii_lowercase().as_str(), "true" | "false")
 }
 
+/// Whether `arg` is one of our flags (`-name`, `--name`, with or without `=value`).
+fn is_known_flag(arg: &str) -> bool {
+    let Some(body) = arg
+        .strip_prefix("--")
+        .or_else(|| arg.strip_prefix('-'))
+        .filter(|b| !b.starts_with('-'))
+    else {
+        return false;
+    };
+    let name = body.split_once('=').map_or(body, |(n, _)| n);
+    name == "h" || MODES.iter().any(|(m, _)| *m == name) || SPECS.iter().any(|s| s.name == name)
+}
+
 /// Rewrites the single-dash and separate-value forms of known flags as `--name=value`.
 fn normalise(args: Vec<String>) -> Result<Vec<String>, ConfigError> {
     let mut out = Vec::with_capacity(args.len());
@@ -119,7 +132,10 @@ fn normalise(args: Vec<String>) -> Result<Vec<String>, ConfigError> {
                     "true".to_string()
                 }
             }
-            None => match iter.next() {
+            // The next argument is the value, unless it is itself a flag: `-http.port
+            // -mysql_password=...` is a forgotten value, and reading the next flag as one would
+            // echo it (a secret, maybe) in the error line.
+            None => match iter.next_if(|next| !is_known_flag(next)) {
                 Some(v) => v,
                 None if help => continue,
                 None => return Err(ConfigError::new(format!("flag -{name} needs a value"))),
@@ -286,6 +302,15 @@ mod tests {
         assert_eq!(
             norm(&["-help=yes"]).unwrap_err().0,
             "flag -help takes no value"
+        );
+        // A forgotten value is not taken from the next flag (which may hold a secret).
+        assert_eq!(
+            norm(&["-http.port", "-mysql_password=pw"]).unwrap_err().0,
+            "flag -http.port needs a value"
+        );
+        assert_eq!(
+            norm(&["-mysql_user", "--check_config"]).unwrap_err().0,
+            "flag -mysql_user needs a value"
         );
     }
 

@@ -631,4 +631,92 @@ mod tests {
         assert!(parse_database("pdd`; DROP").is_err());
         assert!(parse_database("").is_err());
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn config() -> ProptestConfig {
+            ProptestConfig {
+                cases: 256,
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            }
+        }
+
+        fn host() -> impl Strategy<Value = (String, String)> {
+            // (as written, as kept)
+            prop_oneof![
+                Just((String::new(), String::new())),
+                "[a-z0-9_][a-z0-9_-]{0,9}(\\.[a-z0-9_][a-z0-9_-]{0,9}){0,3}"
+                    .prop_map(|h| (h.clone(), h)),
+                any::<std::net::Ipv4Addr>().prop_map(|a| (a.to_string(), a.to_string())),
+                any::<std::net::Ipv6Addr>().prop_map(|a| (format!("[{a}]"), a.to_string())),
+            ]
+        }
+
+        const UNITS: &[(&str, i64)] = &[
+            ("days", 86_400_000),
+            ("day", 86_400_000),
+            ("hours", 3_600_000),
+            ("hour", 3_600_000),
+            ("minutes", 60_000),
+            ("minute", 60_000),
+            ("seconds", 1_000),
+            ("second", 1_000),
+            ("milliseconds", 1),
+            ("millisecond", 1),
+        ];
+
+        proptest! {
+            #![proptest_config(config())]
+
+            #[test]
+            fn host_port_accepts_every_host_and_port_and_shows_them_back((written, kept) in host(), port in any::<u16>()) {
+                let hp: HostPort = format!("{written}:{port}").parse().unwrap();
+                prop_assert_eq!(&hp.host, &kept);
+                prop_assert_eq!(hp.port, port);
+                prop_assert_eq!(hp.to_string().parse::<HostPort>(), Ok(hp));
+            }
+
+            #[test]
+            fn host_port_never_panics_and_what_it_accepts_round_trips(s in prop_oneof!["\\PC{0,40}", "[\\[\\]:.0-9a-f]{0,30}"]) {
+                match s.parse::<HostPort>() {
+                    Ok(hp) => {
+                        prop_assert!(s.contains(':'));
+                        prop_assert_eq!(hp.to_string().parse::<HostPort>(), Ok(hp));
+                    }
+                    Err(e) => {
+                        let quoted = format!("{:?}", s);
+                        prop_assert!(e.contains(&quoted), "{}", e);
+                    }
+                }
+            }
+
+            #[test]
+            fn durations_are_exactly_n_units_up_to_100_years(n in 0u64..200_000_000_000, unit in 0..UNITS.len()) {
+                let (name, ms) = UNITS[unit];
+                let text = format!("{n}.{name}");
+                let expected = i64::try_from(n)
+                    .ok()
+                    .and_then(|n| n.checked_mul(ms))
+                    .filter(|&total| total > 0 && total <= 100 * 365 * 86_400_000);
+                match text.parse::<Span>() {
+                    Ok(span) => prop_assert_eq!(Some(span.0.num_milliseconds()), expected),
+                    Err(e) => {
+                        prop_assert_eq!(expected, None, "{}", e);
+                        let quoted = format!("{:?}", text);
+                        prop_assert!(e.contains(&quoted), "{}", e);
+                    }
+                }
+            }
+
+            #[test]
+            fn durations_never_panic_and_show_back_as_the_same_duration(s in prop_oneof!["\\PC{0,30}", "[0-9]{0,22}\\.[a-z]{0,13}"]) {
+                if let Ok(span) = s.parse::<Span>() {
+                    prop_assert_eq!(span.to_string().parse::<Span>(), Ok(span));
+                }
+            }
+        }
+    }
 }

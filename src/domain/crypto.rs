@@ -187,4 +187,72 @@ mod tests {
         }
         assert_eq!(decrypt(&sum), Some(vec![6, 1, 5]));
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// `-?[0-9]{1,100}`, checked by hand.
+        fn well_formed(s: &str) -> bool {
+            let digits = s.strip_prefix('-').unwrap_or(s);
+            (1..=MAX_DIGITS).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
+        }
+
+        /// The value of a digit string, computed digit by digit.
+        fn value_of(s: &str) -> BigInt {
+            let (negative, digits) = match s.strip_prefix('-') {
+                Some(d) => (true, d),
+                None => (false, s),
+            };
+            let magnitude = digits
+                .bytes()
+                .fold(BigInt::zero(), |acc, b| acc * 10u8 + (b - b'0'));
+            if negative {
+                -magnitude
+            } else {
+                magnitude
+            }
+        }
+
+        fn config() -> ProptestConfig {
+            ProptestConfig {
+                cases: 256,
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            }
+        }
+
+        proptest! {
+            #![proptest_config(config())]
+
+            #[test]
+            fn every_signed_decimal_of_1_to_100_digits_parses_to_its_value(s in "-?[0-9]{1,100}") {
+                prop_assert_eq!(parse_decimal(&s), Some(value_of(&s)));
+            }
+
+            #[test]
+            fn a_string_parses_exactly_when_it_is_a_signed_decimal_of_1_to_100_digits(
+                s in prop_oneof![
+                    "[-+0-9 .eE_x]{0,105}",
+                    "-?[0-9]{95,105}",
+                    "\\PC{0,110}",
+                ]
+            ) {
+                let parsed = parse_decimal(&s);
+                prop_assert_eq!(parsed.is_some(), well_formed(&s), "{:?}", s);
+                if let Some(v) = parsed {
+                    prop_assert_eq!(v, value_of(&s));
+                }
+            }
+
+            #[test]
+            fn reduce_lands_in_range_and_agrees_with_the_arithmetic_definition(s in "-?[0-9]{1,100}") {
+                let x = parse_decimal(&s).unwrap();
+                let l = BigInt::from(ell().clone());
+                let r = reduce(&x);
+                prop_assert!(&r < ell());
+                prop_assert_eq!(BigInt::from(r), ((&x % &l) + &l) % &l);
+            }
+        }
+    }
 }
