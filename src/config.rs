@@ -1036,7 +1036,14 @@ mod tests {
                 .iter()
                 .map(|s| s.name)
                 .filter(|n| *n != "config")
-                .chain(["check_config", "version", "h", "nope", "http", "mysql_password"])
+                .chain([
+                    "check_config",
+                    "version",
+                    "h",
+                    "nope",
+                    "http",
+                    "mysql_password",
+                ])
                 .collect();
             let value = prop_oneof![
                 "[a-zA-Z0-9:.,/_\\[\\]-]{0,16}",
@@ -1046,9 +1053,16 @@ mod tests {
                 Just("true".to_string()),
             ];
             prop_oneof![
-                (prop::sample::select(vec!["-", "--"]), prop::sample::select(names.clone()), value.clone())
+                (
+                    prop::sample::select(vec!["-", "--"]),
+                    prop::sample::select(names.clone()),
+                    value.clone()
+                )
                     .prop_map(|(dash, name, v)| format!("{dash}{name}={v}")),
-                (prop::sample::select(vec!["-", "--"]), prop::sample::select(names))
+                (
+                    prop::sample::select(vec!["-", "--"]),
+                    prop::sample::select(names)
+                )
                     .prop_map(|(dash, name)| format!("{dash}{name}")),
                 value,
                 Just(format!("-mysql_password={PASSWORD}")),

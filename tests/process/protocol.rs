@@ -1,7 +1,8 @@
 //! The whole protocol against the real binary: a dashboard creates a campaign, browser clients
 //! with real x25519 key pairs register, ping, blind their counts with pairwise shared secrets
 //! and submit; the admin interface fires the nightly jobs; the result is the exact total of the
-//! complete groups.
+//! complete groups. The run logs at the most verbose level, and nothing private may show in
+//! what the server printed.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -18,6 +19,7 @@ use x25519_dalek::{PublicKey, StaticSecret};
 use crate::server::Server;
 
 const TOKEN: &str = "process-test-token-7f3a9c";
+const PASSWORD: &str = "process-test-password-4e1d";
 const ZONE: Tz = chrono_tz::Europe::London;
 
 /// ℓ, the order of the ed25519 group the clients blind in: 2^252 + 27742317777372353535851937790883648493.
@@ -132,13 +134,16 @@ fn full_protocol_gives_the_true_totals_of_complete_groups_and_the_right_stats() 
     // tomorrow 00:30 aggregates day relative_day − 2 − delay = 3 − 2 = 1. No testing mode and
     // no waiting: every time is chosen so the windows are right by construction.
     away_from_midnight();
-    let server = Server::start(
+    let mut server = Server::start(
         &[
             &format!("-api.access_token={TOKEN}"),
             "-timezone=Europe/London",
+            "-log_level=ALL",
         ],
-        &[],
+        &[("PDD_MYSQL_PASSWORD", PASSWORD)],
     );
+    // Everything private that goes over the wire, to look for in the logs afterwards.
+    let mut private: Vec<String> = vec![TOKEN.into(), PASSWORD.into()];
     let http = Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
@@ -168,13 +173,14 @@ fn full_protocol_gives_the_true_totals_of_complete_groups_and_the_right_stats() 
     for b in &mut browsers {
         let client = send(
             http.post(server.url("/api/clients"))
-                .json(&json!({"publicKey": b.public_hex, "browser": "chrome", "privateKey": "never stored"})),
+                .json(&json!({"publicKey": b.public_hex, "browser": "chrome-body-7d2a", "privateKey": "never-stored-91c4"})),
             201,
         );
         b.name = client["name"].as_str().unwrap().to_string();
+        private.extend([b.public_hex.clone(), b.name.clone()]);
         let pong = send(
             http.post(server.url(&format!("/api/clients/{}/ping", b.name)))
-                .json(&json!({"extensionVersion": "1.2.0", "timezone": "Europe/London"})),
+                .json(&json!({"extensionVersion": "1.2.0-body-5b8e", "timezone": "Europe/London"})),
             200,
         );
         assert_eq!(pong["submit"], json!([]));
@@ -237,11 +243,18 @@ fn full_protocol_gives_the_true_totals_of_complete_groups_and_the_right_stats() 
             *s += c;
         }
         let sketch = cmd["sketchName"].as_str().unwrap();
+        let blinded = b.blind(&keys, me, &counts);
+        private.push(sketch.to_string());
+        private.push(format!("{counts:?}"));
+        private.push(serde_json::to_string(&counts).unwrap());
+        // Whole values, and their first 20 digits (a value cut or reformatted in a log line).
+        for v in &blinded {
+            private.push(v.clone());
+            private.push(v.trim_start_matches('-').chars().take(20).collect());
+        }
         send(
             http.patch(server.url(&format!("/api/sketches/{sketch}")))
-                .json(
-                    &json!({"encryptedValues": b.blind(&keys, me, &counts), "rawValues": counts}),
-                ),
+                .json(&json!({"encryptedValues": blinded, "rawValues": counts})),
             204,
         );
     }
@@ -287,5 +300,36 @@ fn full_protocol_gives_the_true_totals_of_complete_groups_and_the_right_stats() 
         "raw counts are dropped unless collected"
     );
 
-    drop(server);
+    // The logs: one line per request and per job, at the most verbose level, and nothing that
+    // was private on the wire.
+    assert!(server.terminate().success());
+    let output = server.output();
+    assert!(
+        output.contains("route=\"/api/sketches/{name}\""),
+        "{output}"
+    );
+    assert!(
+        output.contains(" TRACE ") || output.contains(" DEBUG "),
+        "{output}"
+    );
+    private.push(format!("{expected:?}"));
+    private.push(serde_json::to_string(&expected).unwrap());
+    for body_part in [
+        "never-stored-91c4",
+        "privateKey",
+        "chrome-body-7d2a",
+        "1.2.0-body-5b8e",
+        "encryptedValues",
+        "rawValues",
+        "publicKey",
+        "publicKeys",
+    ] {
+        private.push(body_part.to_string());
+    }
+    for secret in &private {
+        assert!(
+            !output.contains(secret.as_str()),
+            "{secret:?} appears in the logs:\n{output}"
+        );
+    }
 }
