@@ -1,5 +1,5 @@
 //! The storage port: everything the services keep. Each method's doc is the contract every
-//! adapter is tested against (see the conformance suite in `tests/storage_conformance`).
+//! adapter is tested against (see the conformance suite in `tests/storage`).
 //!
 //! Common failure contract: an adapter that cannot reach its backend returns
 //! `StorageError::Unavailable`; any other backend fault is `StorageError::Failure`. Neither

@@ -1,4 +1,18 @@
-//! Storage tests: the MySQL adapter against a real MariaDB.
+//! The storage conformance suite, run against every storage adapter: the contract is the doc of
+//! `pdd_server::ports::storage::Storage`. `conformance.rs` holds the cases and the macro that
+//! instantiates them; each adapter adds one macro call (here, or in a module of its own).
+
+use std::sync::Arc;
+
+use pdd_server::adapters::storage::memory::MemoryStorage;
+use pdd_server::ports::Storage;
+
+#[macro_use]
+mod conformance;
+
+conformance_tests!(memory, || async {
+    Arc::new(MemoryStorage::new()) as Arc<dyn Storage>
+});
 
 #[cfg(feature = "mysql")]
 mod mysql;

@@ -2,6 +2,7 @@
 //! migrations (fresh, restarted, from the previous server's database), statement counts,
 //! atomic submission under concurrency, outages, and job claims across instances.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -16,6 +17,18 @@ use pdd_server::ports::{Storage, StorageError};
 use r2d2_mysql::mysql::prelude::Queryable;
 
 use crate::mysql_support::{self, Proxy, TestDb};
+
+/// A fresh database per case, dropped after it; `None` (skipped) without MariaDB.
+async fn conformance_instance() -> Option<(Arc<dyn Storage>, TestDb)> {
+    if !mysql_support::available() {
+        return None;
+    }
+    let db = TestDb::new();
+    let storage: Arc<dyn Storage> = db.storage(4).await;
+    Some((storage, db))
+}
+
+conformance_tests!(conformance, conformance_instance);
 
 fn t(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
