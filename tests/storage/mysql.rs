@@ -702,3 +702,92 @@ async fn legacy_database_is_upgraded_in_place_keeping_its_data() {
     assert_eq!(open.len(), 1);
     assert_eq!(open[0].public_keys, vec!["04dd", "04cc"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupted_migration_resumes_after_its_last_recorded_statement() {
+    require_mysql!();
+    let db = TestDb::new();
+    drop(db.storage(1).await);
+    // As if the server died after adding `sketches_by_client` (the second-to-last statement of
+    // migration 3) but before recording it, and before adding `sketches_by_day`.
+    let steps = pdd_server::adapters::storage::mysql::migrate::steps(
+        pdd_server::adapters::storage::mysql::migrate::MIGRATIONS[2].sql,
+    )
+    .len();
+    let mut conn = db.conn();
+    conn.query_drop("ALTER TABLE sketches DROP INDEX sketches_by_day")
+        .unwrap();
+    conn.exec_drop(
+        "UPDATE schema_version SET stepsDone = ?, appliedTime = NULL WHERE version = 3",
+        (steps - 2,),
+    )
+    .unwrap();
+    let storage = db.storage(1).await;
+    let rows = version_rows(&db);
+    assert_eq!(rows[2].1 as usize, steps);
+    assert!(rows[2].2.is_some());
+    let index: Vec<String> = conn
+        .query(
+            "SELECT DISTINCT index_name FROM information_schema.statistics \
+             WHERE table_schema = DATABASE() AND table_name = 'sketches' \
+             AND index_name = 'sketches_by_day'",
+        )
+        .unwrap();
+    assert_eq!(index, vec!["sketches_by_day".to_string()]);
+    assert_eq!(storage.health().await, Ok(()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_newer_than_the_server_is_refused() {
+    require_mysql!();
+    let db = TestDb::new();
+    drop(db.storage(1).await);
+    db.conn()
+        .exec_drop(
+            "INSERT INTO schema_version (version, name, stepsDone, appliedTime) \
+             VALUES (?, 'from_the_future', 1, UTC_TIMESTAMP(3))",
+            (latest_version() + 1,),
+        )
+        .unwrap();
+    let storage = MysqlStorage::start(mysql_support::config(&mysql_support::server(), &db.name, 1));
+    assert!(!storage.wait_ready(Duration::from_secs(2)).await);
+    match storage.health().await {
+        Err(StorageError::Unavailable(why)) => assert!(why.contains("newer"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[derive(Default)]
+struct RecordedCalls(std::sync::Mutex<Vec<(String, bool)>>);
+
+impl pdd_server::ports::Metrics for RecordedCalls {
+    fn storage_call(&self, operation: &str, _latency: Duration, ok: bool) {
+        self.0.lock().unwrap().push((operation.to_string(), ok));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_call_is_recorded_in_metrics_with_its_outcome() {
+    require_mysql!();
+    let db = TestDb::new();
+    let metrics = Arc::new(RecordedCalls::default());
+    let storage = MysqlStorage::start_with_metrics(
+        mysql_support::config(&mysql_support::server(), &db.name, 1),
+        Some(metrics.clone()),
+    );
+    assert!(storage.wait_ready(Duration::from_secs(20)).await);
+    storage.create_client(&client("a")).await.unwrap();
+    assert_eq!(
+        storage.create_client(&client("a")).await,
+        Err(StorageError::AlreadyExists)
+    );
+    storage.get_client("a").await.unwrap();
+    assert_eq!(
+        *metrics.0.lock().unwrap(),
+        vec![
+            ("create_client".to_string(), true),
+            ("create_client".to_string(), true),
+            ("get_client".to_string(), true),
+        ]
+    );
+}
