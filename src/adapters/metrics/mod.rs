@@ -1,3 +1,4 @@
 //! Metrics adapters.
 
 pub mod noop;
+pub mod registry;

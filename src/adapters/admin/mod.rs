@@ -1,0 +1,232 @@
+//! The admin interface, on its own port and never exposed publicly: health, ping, metrics (JSON
+//! and Prometheus), server information, and running a job now as if fired at a given time.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use warp::filters::path::FullPath;
+use warp::filters::BoxedFilter;
+use warp::http::header::{HeaderValue, ALLOW, CONTENT_TYPE};
+use warp::http::{Method, StatusCode};
+use warp::reply::Response;
+use warp::{Filter, Rejection, Reply};
+
+use crate::adapters::http::dto::{format_time, parse_time};
+use crate::adapters::http::filters::{params, with_state, Params};
+use crate::adapters::http::rejection::{self, errors_response, invalid, reject, ApiError};
+use crate::adapters::http::routes::{classify_in, RouteSpec};
+use crate::adapters::metrics::registry::Registry;
+use crate::domain::service::jobs::{JobKind, JobReport};
+use crate::domain::service::Services;
+
+/// What `/admin/server_info` tells besides the uptime.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerInfo {
+    pub version: String,
+    pub build: String,
+    /// When the server started, read from the services' clock (the uptime is measured on it).
+    pub start_time: DateTime<Utc>,
+    /// Kinds of the adapters in use (`memory`, `none`, `registry`...).
+    pub storage: String,
+    pub geocoder: String,
+    pub metrics: String,
+}
+
+pub struct AdminState {
+    pub services: Services,
+    pub registry: Arc<Registry>,
+    pub info: ServerInfo,
+}
+
+const ADMIN_ROUTES: &[RouteSpec] = &[
+    ("GET", "/health", false),
+    ("GET", "/admin/ping", false),
+    ("GET", "/admin/metrics.json", false),
+    ("GET", "/metrics", false),
+    ("GET", "/admin/server_info", false),
+    ("POST", "/admin/jobs/{job}", false),
+];
+
+/// Every admin route; failures answered with `{"errors": [...]}`; each request logged at debug
+/// level (health checks and scrapes would drown the API's lines).
+pub fn admin_routes(state: AdminState) -> BoxedFilter<(Response,)> {
+    let state = Arc::new(state);
+    let routes = health(&state)
+        .or(ping())
+        .unify()
+        .or(metrics_json(&state))
+        .unify()
+        .or(prometheus(&state))
+        .unify()
+        .or(server_info(&state))
+        .unify()
+        .or(run_job(&state))
+        .unify()
+        .recover(rejection::recover)
+        .unify();
+    warp::any()
+        .map(Instant::now)
+        .and(warp::method())
+        .and(warp::path::full())
+        .and(routes)
+        .map(
+            |started: Instant, method: Method, path: FullPath, mut res: Response| {
+                let matched = classify_in(ADMIN_ROUTES, &method, path.as_str());
+                if res.status() == StatusCode::METHOD_NOT_ALLOWED {
+                    if let Ok(allow) = HeaderValue::from_str(&matched.allow.join(", ")) {
+                        res.headers_mut().insert(ALLOW, allow);
+                    }
+                }
+                tracing::debug!(
+                    method = %method,
+                    route = matched.label(),
+                    status = res.status().as_u16(),
+                    latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+                    "admin request"
+                );
+                res
+            },
+        )
+        .boxed()
+}
+
+fn text(status: StatusCode, body: &'static str) -> Response {
+    warp::reply::with_status(body, status).into_response()
+}
+
+/// GET /health: 200 `OK` when the storage answers, 503 otherwise.
+fn health(
+    state: &Arc<AdminState>,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("health")
+        .and(warp::get())
+        .and(with_state(state))
+        .then(|state: Arc<AdminState>| async move {
+            let storage = &state.services.campaigns.context().storage;
+            match storage.health().await {
+                Ok(()) => text(StatusCode::OK, "OK"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "health check: storage does not answer");
+                    errors_response(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        &["storage: does not answer".to_string()],
+                    )
+                }
+            }
+        })
+}
+
+/// GET /admin/ping
+fn ping() -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("admin" / "ping")
+        .and(warp::get())
+        .map(|| text(StatusCode::OK, "pong"))
+}
+
+/// GET /admin/metrics.json
+fn metrics_json(
+    state: &Arc<AdminState>,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("admin" / "metrics.json")
+        .and(warp::get())
+        .and(with_state(state))
+        .map(|state: Arc<AdminState>| warp::reply::json(&state.registry.snapshot()).into_response())
+}
+
+/// GET /metrics: Prometheus text format.
+fn prometheus(
+    state: &Arc<AdminState>,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("metrics")
+        .and(warp::get())
+        .and(with_state(state))
+        .map(|state: Arc<AdminState>| {
+            let mut res = Response::new(state.registry.prometheus().into());
+            res.headers_mut().insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
+            res
+        })
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ServerInfoOut<'a> {
+    version: &'a str,
+    build: &'a str,
+    start_time: String,
+    uptime_seconds: i64,
+    storage: &'a str,
+    geocoder: &'a str,
+    metrics: &'a str,
+}
+
+/// GET /admin/server_info
+fn server_info(
+    state: &Arc<AdminState>,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("admin" / "server_info")
+        .and(warp::get())
+        .and(with_state(state))
+        .map(|state: Arc<AdminState>| {
+            let info = &state.info;
+            let now = state.services.campaigns.context().now();
+            let out = ServerInfoOut {
+                version: &info.version,
+                build: &info.build,
+                start_time: format_time(&info.start_time),
+                uptime_seconds: (now - info.start_time).num_seconds().max(0),
+                storage: &info.storage,
+                geocoder: &info.geocoder,
+                metrics: &info.metrics,
+            };
+            warp::reply::json(&out).into_response()
+        })
+}
+
+/// A job report as JSON: its counts flattened, `failed` when non-empty, `interrupted` when true.
+fn report_json(report: &JobReport) -> serde_json::Value {
+    let mut map = serde_json::Map::new();
+    for (key, n) in &report.counts {
+        map.insert((*key).to_string(), (*n).into());
+    }
+    if !report.failed.is_empty() {
+        map.insert("failed".into(), report.failed.clone().into());
+    }
+    if report.interrupted {
+        map.insert("interrupted".into(), true.into());
+    }
+    serde_json::Value::Object(map)
+}
+
+/// POST /admin/jobs/{job}[?at=T]: runs the job now, as if fired at T (default: now).
+fn run_job(
+    state: &Arc<AdminState>,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("admin" / "jobs" / String)
+        .and(warp::post())
+        .and(params())
+        .and(with_state(state))
+        .and_then(
+            |job: String, params: Params, state: Arc<AdminState>| async move {
+                let Ok(kind) = job.parse::<JobKind>() else {
+                    let names: Vec<&str> = JobKind::ALL.iter().map(|j| j.name()).collect();
+                    return Err(reject(ApiError::NotFound(format!(
+                        "unknown job; jobs are {}",
+                        names.join(", ")
+                    ))));
+                };
+                let at = match params.get("at") {
+                    None => state.services.campaigns.context().now(),
+                    Some(t) => parse_time(t).ok_or_else(|| {
+                        invalid("at", "should be an RFC 3339 time or epoch milliseconds")
+                    })?,
+                };
+                let report = state.services.jobs.run(kind, at).await.map_err(reject)?;
+                Ok::<_, Rejection>(warp::reply::json(&report_json(&report)).into_response())
+            },
+        )
+}

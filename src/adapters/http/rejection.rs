@@ -1,0 +1,167 @@
+//! The one place where failures become HTTP answers: each domain error and each rejection maps
+//! to one status and the body `{"errors": [...]}`. A 5xx logs its cause and answers with an
+//! opaque message.
+
+use std::convert::Infallible;
+
+use serde::Serialize;
+use warp::http::header::{HeaderValue, CONTENT_TYPE, WWW_AUTHENTICATE};
+use warp::http::StatusCode;
+use warp::reject::{MethodNotAllowed, Reject};
+use warp::reply::Response;
+use warp::Rejection;
+
+use crate::domain::error::{DomainError, FieldError};
+use crate::ports::StorageError;
+
+/// Why a request failed, as the API layer knows it.
+#[derive(Debug)]
+pub enum ApiError {
+    /// A service answered with an error.
+    Domain(DomainError),
+    /// The body is not the JSON expected: the parser's message.
+    Body(String),
+    /// The body is longer than the limit (bytes).
+    TooLarge(u64),
+    /// Missing or wrong bearer token.
+    Unauthorized,
+    /// Export asked in a format not offered.
+    NotAcceptable,
+    /// A path segment or query parameter that does not parse.
+    Invalid(Vec<FieldError>),
+    /// An unknown resource named by the path (e.g. an unknown job).
+    NotFound(String),
+}
+
+impl Reject for ApiError {}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        ApiError::Domain(e)
+    }
+}
+
+/// A rejection carrying `e`.
+pub fn reject(e: impl Into<ApiError>) -> Rejection {
+    warp::reject::custom(e.into())
+}
+
+/// A rejection for one invalid field (a query parameter or path segment).
+pub fn invalid(field: &str, message: impl Into<String>) -> Rejection {
+    reject(ApiError::Invalid(vec![FieldError::new(field, message)]))
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    errors: &'a [String],
+}
+
+/// `{"errors": [...]}` with `status`.
+pub fn errors_response(status: StatusCode, errors: &[String]) -> Response {
+    let body = serde_json::to_vec(&ErrorBody { errors }).unwrap_or_else(|_| b"{}".to_vec());
+    let mut res = Response::new(body.into());
+    *res.status_mut() = status;
+    res.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    res
+}
+
+fn one(status: StatusCode, message: &str) -> Response {
+    errors_response(status, &[message.to_string()])
+}
+
+const UNAVAILABLE: &str = "service unavailable, try again later";
+const INTERNAL: &str = "internal server error";
+
+fn storage_response(e: &StorageError) -> Response {
+    match e {
+        StorageError::Unavailable(cause) => {
+            tracing::warn!(error = %cause, "storage unavailable: answering 503");
+            one(StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE)
+        }
+        other => {
+            tracing::error!(error = %other, "storage fault: answering 500");
+            one(StatusCode::INTERNAL_SERVER_ERROR, INTERNAL)
+        }
+    }
+}
+
+/// The answer to a domain error.
+pub fn domain_response(e: &DomainError) -> Response {
+    match e {
+        DomainError::NotFound => one(StatusCode::NOT_FOUND, "not found"),
+        DomainError::Invalid(errors) => {
+            let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            errors_response(StatusCode::BAD_REQUEST, &errors)
+        }
+        DomainError::Conflict(message) => one(StatusCode::CONFLICT, message),
+        DomainError::AlreadySubmitted => one(StatusCode::CONFLICT, "sketch already submitted"),
+        DomainError::WindowClosed => one(
+            StatusCode::GONE,
+            "the collection window of this sketch has closed",
+        ),
+        DomainError::Storage(e) => storage_response(e),
+    }
+}
+
+/// The answer to an API error.
+pub fn api_response(e: &ApiError) -> Response {
+    match e {
+        ApiError::Domain(e) => domain_response(e),
+        ApiError::Body(message) => one(StatusCode::BAD_REQUEST, &format!("body: {message}")),
+        ApiError::TooLarge(limit) => one(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("body: should be at most {limit} bytes"),
+        ),
+        ApiError::Unauthorized => {
+            let mut res = one(StatusCode::UNAUTHORIZED, "unauthorized");
+            res.headers_mut()
+                .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            res
+        }
+        ApiError::NotAcceptable => one(
+            StatusCode::NOT_ACCEPTABLE,
+            "export is available as text/csv, application/csv or application/json",
+        ),
+        ApiError::Invalid(errors) => {
+            let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            errors_response(StatusCode::BAD_REQUEST, &errors)
+        }
+        ApiError::NotFound(message) => one(StatusCode::NOT_FOUND, message),
+    }
+}
+
+/// Answers every rejection. The order matters: warp combines the rejections of every route
+/// tried, so our own errors (raised after a path and method matched) come first, then 413,
+/// then 405 (some route matched the path), and 404 last.
+pub fn response_for(r: &Rejection) -> Response {
+    if let Some(e) = r.find::<ApiError>() {
+        api_response(e)
+    } else if r.find::<warp::reject::PayloadTooLarge>().is_some() {
+        one(StatusCode::PAYLOAD_TOO_LARGE, "body: too large")
+    } else if r.find::<MethodNotAllowed>().is_some() {
+        one(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
+    } else if r.is_not_found() {
+        one(StatusCode::NOT_FOUND, "not found")
+    } else if r.find::<warp::reject::InvalidQuery>().is_some() {
+        one(StatusCode::BAD_REQUEST, "query: invalid query string")
+    } else if let Some(e) = r.find::<warp::reject::InvalidHeader>() {
+        one(
+            StatusCode::BAD_REQUEST,
+            &format!("{}: invalid header", e.name()),
+        )
+    } else if let Some(e) = r.find::<warp::reject::MissingHeader>() {
+        one(
+            StatusCode::BAD_REQUEST,
+            &format!("{}: missing header", e.name()),
+        )
+    } else {
+        tracing::error!(rejection = ?r, "unhandled rejection: answering 500");
+        one(StatusCode::INTERNAL_SERVER_ERROR, INTERNAL)
+    }
+}
+
+/// For `Filter::recover`.
+pub async fn recover(r: Rejection) -> Result<Response, Infallible> {
+    Ok(response_for(&r))
+}

@@ -1,0 +1,564 @@
+//! The in-process metrics registry the admin port serves: counters, gauges and latency
+//! histograms keyed by family and labels, under one mutex held only to add a number. Read as a
+//! flat name → number map (`/admin/metrics.json`) or as Prometheus text (`/metrics`).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::ports::{Metrics, RejectReason};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Counter => "counter",
+            Kind::Gauge => "gauge",
+            Kind::Histogram => "histogram",
+        }
+    }
+}
+
+/// A metric family: its name, kind, help line and label names (in output order).
+struct Family {
+    name: &'static str,
+    kind: Kind,
+    help: &'static str,
+    labels: &'static [&'static str],
+}
+
+const HTTP_REQUESTS: usize = 0;
+const HTTP_DURATION: usize = 1;
+const CLIENTS_REGISTERED: usize = 2;
+const PINGS: usize = 3;
+const PING_COMMANDS: usize = 4;
+const SKETCHES_ACCEPTED: usize = 5;
+const SKETCHES_REJECTED: usize = 6;
+const JOB_RUNS: usize = 7;
+const JOB_ITEMS: usize = 8;
+const JOB_DURATION: usize = 9;
+const STORAGE_DURATION: usize = 10;
+const STORAGE_ERRORS: usize = 11;
+const CLIENTS: usize = 12;
+const ACTIVE_CAMPAIGNS: usize = 13;
+
+const FAMILIES: [Family; 14] = [
+    Family {
+        name: "pdd_http_requests_total",
+        kind: Kind::Counter,
+        help: "HTTP requests answered, by route pattern, method and status.",
+        labels: &["route", "method", "status"],
+    },
+    Family {
+        name: "pdd_http_request_duration_seconds",
+        kind: Kind::Histogram,
+        help: "Time to answer an HTTP request, by route pattern and method.",
+        labels: &["route", "method"],
+    },
+    Family {
+        name: "pdd_clients_registered_total",
+        kind: Kind::Counter,
+        help: "Clients registered.",
+        labels: &[],
+    },
+    Family {
+        name: "pdd_pings_total",
+        kind: Kind::Counter,
+        help: "Pings served.",
+        labels: &[],
+    },
+    Family {
+        name: "pdd_ping_commands_total",
+        kind: Kind::Counter,
+        help: "Sketch commands sent in ping answers.",
+        labels: &[],
+    },
+    Family {
+        name: "pdd_sketches_accepted_total",
+        kind: Kind::Counter,
+        help: "Sketch submissions accepted.",
+        labels: &[],
+    },
+    Family {
+        name: "pdd_sketches_rejected_total",
+        kind: Kind::Counter,
+        help: "Sketch submissions refused, by reason.",
+        labels: &["reason"],
+    },
+    Family {
+        name: "pdd_job_runs_total",
+        kind: Kind::Counter,
+        help: "Job runs, by job and status (ok, or failed for at least one campaign).",
+        labels: &["job", "status"],
+    },
+    Family {
+        name: "pdd_job_items_total",
+        kind: Kind::Counter,
+        help: "Items a job run handled (sketches created, days aggregated, clients pruned...).",
+        labels: &["job"],
+    },
+    Family {
+        name: "pdd_job_duration_seconds",
+        kind: Kind::Histogram,
+        help: "Duration of job runs, by job.",
+        labels: &["job"],
+    },
+    Family {
+        name: "pdd_storage_call_duration_seconds",
+        kind: Kind::Histogram,
+        help: "Latency of storage calls, by operation.",
+        labels: &["operation"],
+    },
+    Family {
+        name: "pdd_storage_errors_total",
+        kind: Kind::Counter,
+        help: "Storage calls that failed, by operation.",
+        labels: &["operation"],
+    },
+    Family {
+        name: "pdd_clients",
+        kind: Kind::Gauge,
+        help: "Registered clients, as last counted.",
+        labels: &[],
+    },
+    Family {
+        name: "pdd_active_campaigns",
+        kind: Kind::Gauge,
+        help: "Active campaigns, as last counted.",
+        labels: &[],
+    },
+];
+
+/// Upper bounds of the histogram buckets, in seconds (HTTP requests to nightly jobs).
+const BUCKETS: [f64; 16] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 60.0, 300.0,
+    1800.0,
+];
+
+#[derive(Debug, Clone, Default)]
+struct Histogram {
+    /// Observations per bucket (not cumulative); the last slot is above every bound.
+    counts: [u64; BUCKETS.len() + 1],
+    sum: f64,
+    count: u64,
+}
+
+impl Histogram {
+    fn observe(&mut self, seconds: f64) {
+        let slot = BUCKETS
+            .iter()
+            .position(|b| seconds <= *b)
+            .unwrap_or(BUCKETS.len());
+        self.counts[slot] += 1;
+        self.sum += seconds;
+        self.count += 1;
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Value {
+    Number(f64),
+    Histogram(Box<Histogram>),
+}
+
+/// Family index and label values (in the family's label order).
+type Key = (usize, Vec<String>);
+
+#[derive(Default)]
+pub struct Registry {
+    series: Mutex<BTreeMap<Key, Value>>,
+}
+
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn labels(names: &[&str], values: &[String], extra: Option<(&str, &str)>) -> String {
+    let mut pairs: Vec<String> = names
+        .iter()
+        .zip(values)
+        .map(|(n, v)| format!("{n}=\"{}\"", escape(v)))
+        .collect();
+    if let Some((n, v)) = extra {
+        pairs.push(format!("{n}=\"{}\"", escape(v)));
+    }
+    if pairs.is_empty() {
+        String::new()
+    } else {
+        format!("{{{}}}", pairs.join(","))
+    }
+}
+
+/// Prometheus numbers: integers without a fraction, and the special values spelled its way.
+fn number(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 { "+Inf" } else { "-Inf" }.into()
+    } else {
+        format!("{v}")
+    }
+}
+
+impl Registry {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut BTreeMap<Key, Value>) -> T) -> T {
+        f(&mut self.series.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn add(&self, family: usize, labels: &[&str], n: f64) {
+        let key = (family, labels.iter().map(|s| s.to_string()).collect());
+        self.with(|series| {
+            if let Value::Number(v) = series.entry(key).or_insert(Value::Number(0.0)) {
+                *v += n;
+            }
+        });
+    }
+
+    fn set(&self, family: usize, n: f64) {
+        self.with(|series| series.insert((family, Vec::new()), Value::Number(n)));
+    }
+
+    fn observe(&self, family: usize, labels: &[&str], latency: Duration) {
+        let key = (family, labels.iter().map(|s| s.to_string()).collect());
+        self.with(|series| {
+            let value = series
+                .entry(key)
+                .or_insert_with(|| Value::Histogram(Box::default()));
+            if let Value::Histogram(h) = value {
+                h.observe(latency.as_secs_f64());
+            }
+        });
+    }
+
+    fn copy(&self) -> BTreeMap<Key, Value> {
+        self.with(|series| series.clone())
+    }
+
+    /// Every series as `name{label="value",...}` → number; a histogram as its `_count` and
+    /// `_sum`. Unlabelled counters and gauges are present from the start, at 0.
+    pub fn snapshot(&self) -> BTreeMap<String, f64> {
+        let series = self.copy();
+        let mut out = BTreeMap::new();
+        for (i, f) in FAMILIES.iter().enumerate() {
+            if f.labels.is_empty() && f.kind != Kind::Histogram {
+                out.insert(f.name.to_string(), 0.0);
+            }
+            for ((_, values), value) in series.range((i, Vec::new())..(i + 1, Vec::new())) {
+                let l = labels(f.labels, values, None);
+                match value {
+                    Value::Number(v) => {
+                        out.insert(format!("{}{l}", f.name), *v);
+                    }
+                    Value::Histogram(h) => {
+                        out.insert(format!("{}_count{l}", f.name), h.count as f64);
+                        out.insert(format!("{}_sum{l}", f.name), h.sum);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The Prometheus text exposition format (version 0.0.4): `# HELP` and `# TYPE` for every
+    /// family, then its samples; histograms with cumulative `_bucket`s, `_sum` and `_count`.
+    pub fn prometheus(&self) -> String {
+        let series = self.copy();
+        let mut out = String::new();
+        for (i, f) in FAMILIES.iter().enumerate() {
+            let _ = writeln!(out, "# HELP {} {}", f.name, f.help);
+            let _ = writeln!(out, "# TYPE {} {}", f.name, f.kind.as_str());
+            let mut any = false;
+            for ((_, values), value) in series.range((i, Vec::new())..(i + 1, Vec::new())) {
+                any = true;
+                match value {
+                    Value::Number(v) => {
+                        let l = labels(f.labels, values, None);
+                        let _ = writeln!(out, "{}{l} {}", f.name, number(*v));
+                    }
+                    Value::Histogram(h) => {
+                        let mut cumulative = 0;
+                        for (slot, bound) in BUCKETS.iter().enumerate() {
+                            cumulative += h.counts[slot];
+                            let le = number(*bound);
+                            let l = labels(f.labels, values, Some(("le", &le)));
+                            let _ = writeln!(out, "{}_bucket{l} {cumulative}", f.name);
+                        }
+                        let l = labels(f.labels, values, Some(("le", "+Inf")));
+                        let _ = writeln!(out, "{}_bucket{l} {}", f.name, h.count);
+                        let l = labels(f.labels, values, None);
+                        let _ = writeln!(out, "{}_sum{l} {}", f.name, number(h.sum));
+                        let _ = writeln!(out, "{}_count{l} {}", f.name, h.count);
+                    }
+                }
+            }
+            if !any && f.labels.is_empty() && f.kind != Kind::Histogram {
+                let _ = writeln!(out, "{} 0", f.name);
+            }
+        }
+        out
+    }
+}
+
+impl Metrics for Registry {
+    fn kind(&self) -> &'static str {
+        "registry"
+    }
+
+    fn client_registered(&self) {
+        self.add(CLIENTS_REGISTERED, &[], 1.0);
+    }
+
+    fn ping_served(&self, commands: usize) {
+        self.add(PINGS, &[], 1.0);
+        self.add(PING_COMMANDS, &[], commands as f64);
+    }
+
+    fn sketch_accepted(&self) {
+        self.add(SKETCHES_ACCEPTED, &[], 1.0);
+    }
+
+    fn sketch_rejected(&self, reason: RejectReason) {
+        self.add(SKETCHES_REJECTED, &[reason.as_str()], 1.0);
+    }
+
+    fn job_run(&self, job: &str, ok: bool, duration: Duration, items: u64) {
+        let status = if ok { "ok" } else { "failed" };
+        self.add(JOB_RUNS, &[job, status], 1.0);
+        self.add(JOB_ITEMS, &[job], items as f64);
+        self.observe(JOB_DURATION, &[job], duration);
+    }
+
+    fn storage_call(&self, operation: &str, latency: Duration, ok: bool) {
+        self.observe(STORAGE_DURATION, &[operation], latency);
+        if !ok {
+            self.add(STORAGE_ERRORS, &[operation], 1.0);
+        }
+    }
+
+    fn http_request(&self, route: &str, method: &str, status: u16, latency: Duration) {
+        self.add(HTTP_REQUESTS, &[route, method, &status.to_string()], 1.0);
+        self.observe(HTTP_DURATION, &[route, method], latency);
+    }
+
+    fn gauges(&self, clients: u64, active_campaigns: u64) {
+        self.set(CLIENTS, clients as f64);
+        self.set(ACTIVE_CAMPAIGNS, active_campaigns as f64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Checks the exposition format line by line: comments are HELP/TYPE of a known kind,
+    /// each family's TYPE comes before its samples, samples are `name{labels} number` with
+    /// well-formed labels, and histogram buckets are cumulative, end with `+Inf` equal to
+    /// `_count`.
+    fn check_prometheus(text: &str) -> Result<usize, String> {
+        let mut typed: BTreeMap<String, String> = BTreeMap::new();
+        let mut samples = 0;
+        let mut last_bucket: Option<(String, f64)> = None;
+        let mut inf: BTreeMap<String, f64> = BTreeMap::new();
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("# ") {
+                let mut parts = rest.splitn(3, ' ');
+                match (parts.next(), parts.next(), parts.next()) {
+                    (Some("HELP"), Some(_), Some(_)) => {}
+                    (Some("TYPE"), Some(name), Some(kind))
+                        if ["counter", "gauge", "histogram"].contains(&kind) =>
+                    {
+                        if typed.insert(name.into(), kind.into()).is_some() {
+                            return Err(format!("second TYPE for {name}"));
+                        }
+                    }
+                    _ => return Err(format!("bad comment: {line}")),
+                }
+                continue;
+            }
+            let (series, value) = line
+                .rsplit_once(' ')
+                .ok_or_else(|| format!("no value: {line}"))?;
+            let value: f64 = match value {
+                "+Inf" => f64::INFINITY,
+                v => v.parse().map_err(|_| format!("bad value: {line}"))?,
+            };
+            let (name, label_text) = match series.split_once('{') {
+                Some((n, rest)) => (
+                    n,
+                    rest.strip_suffix('}')
+                        .ok_or_else(|| format!("unclosed labels: {line}"))?,
+                ),
+                None => (series, ""),
+            };
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+            {
+                return Err(format!("bad name: {line}"));
+            }
+            let mut le = None;
+            let mut others = Vec::new();
+            if !label_text.is_empty() {
+                for pair in label_text.split("\",") {
+                    let (k, v) = pair
+                        .split_once("=\"")
+                        .ok_or_else(|| format!("bad label: {line}"))?;
+                    let v = v.trim_end_matches('"');
+                    if k == "le" {
+                        le = Some(v.to_string());
+                    } else {
+                        others.push(format!("{k}={v}"));
+                    }
+                }
+            }
+            let base = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|s| name.strip_suffix(s))
+                .filter(|b| typed.get(*b).is_some_and(|k| k == "histogram"))
+                .unwrap_or(name);
+            if !typed.contains_key(base) {
+                return Err(format!("sample before TYPE: {line}"));
+            }
+            let id = format!("{base}{{{}}}", others.join(","));
+            if name.ends_with("_bucket") && base != name {
+                let le = le.ok_or_else(|| format!("bucket without le: {line}"))?;
+                if let Some((prev_id, prev)) = &last_bucket {
+                    if *prev_id == id && value < *prev {
+                        return Err(format!("buckets not cumulative: {line}"));
+                    }
+                }
+                last_bucket = Some((id.clone(), value));
+                if le == "+Inf" {
+                    inf.insert(id, value);
+                }
+            } else if name.ends_with("_count") && base != name {
+                if inf.get(&id) != Some(&value) {
+                    return Err(format!("+Inf bucket differs from count: {line}"));
+                }
+            }
+            samples += 1;
+        }
+        Ok(samples)
+    }
+
+    #[test]
+    fn events_are_counted_by_labels() {
+        let r = Registry::new();
+        r.http_request("/api/stats", "GET", 200, Duration::from_millis(500));
+        r.http_request("/api/stats", "GET", 200, Duration::from_millis(250));
+        r.http_request("/api/stats", "GET", 401, Duration::from_millis(125));
+        r.sketch_rejected(RejectReason::AlreadySubmitted);
+        r.ping_served(3);
+        r.ping_served(0);
+        r.job_run("create-sketches", true, Duration::from_secs(2), 1500);
+        r.gauges(42, 2);
+        let s = r.snapshot();
+        let get = |k: &str| s.get(k).copied();
+        assert_eq!(
+            get(r#"pdd_http_requests_total{route="/api/stats",method="GET",status="200"}"#),
+            Some(2.0)
+        );
+        assert_eq!(
+            get(r#"pdd_http_requests_total{route="/api/stats",method="GET",status="401"}"#),
+            Some(1.0)
+        );
+        assert_eq!(
+            get(r#"pdd_http_request_duration_seconds_count{route="/api/stats",method="GET"}"#),
+            Some(3.0)
+        );
+        assert_eq!(
+            get(r#"pdd_http_request_duration_seconds_sum{route="/api/stats",method="GET"}"#),
+            Some(0.875)
+        );
+        assert_eq!(
+            get(r#"pdd_sketches_rejected_total{reason="already_submitted"}"#),
+            Some(1.0)
+        );
+        assert_eq!(get("pdd_pings_total"), Some(2.0));
+        assert_eq!(get("pdd_ping_commands_total"), Some(3.0));
+        assert_eq!(get("pdd_sketches_accepted_total"), Some(0.0));
+        assert_eq!(
+            get(r#"pdd_job_runs_total{job="create-sketches",status="ok"}"#),
+            Some(1.0)
+        );
+        assert_eq!(
+            get(r#"pdd_job_items_total{job="create-sketches"}"#),
+            Some(1500.0)
+        );
+        assert_eq!(get("pdd_clients"), Some(42.0));
+        assert_eq!(get("pdd_active_campaigns"), Some(2.0));
+    }
+
+    #[test]
+    fn prometheus_text_is_well_formed_with_cumulative_buckets() {
+        let r = Registry::new();
+        assert_eq!(check_prometheus(&r.prometheus()), Ok(6));
+        r.http_request(
+            "/api/clients/{name}/ping",
+            "POST",
+            200,
+            Duration::from_millis(3),
+        );
+        r.http_request(
+            "/api/clients/{name}/ping",
+            "POST",
+            200,
+            Duration::from_millis(700),
+        );
+        r.storage_call("record_ping", Duration::from_millis(2), false);
+        let text = r.prometheus();
+        check_prometheus(&text).unwrap();
+        let bucket = |le: &str| {
+            format!(
+                "pdd_http_request_duration_seconds_bucket{{route=\"/api/clients/{{name}}/ping\",method=\"POST\",le=\"{le}\"}}"
+            )
+        };
+        for (le, n) in [
+            ("0.0025", 0),
+            ("0.005", 1),
+            ("0.5", 1),
+            ("1", 2),
+            ("+Inf", 2),
+        ] {
+            assert!(
+                text.lines().any(|l| l == format!("{} {n}", bucket(le))),
+                "{le} {n} in\n{text}"
+            );
+        }
+        assert!(text.contains("# TYPE pdd_http_request_duration_seconds histogram\n"));
+        assert!(text.contains("pdd_storage_errors_total{operation=\"record_ping\"} 1\n"));
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        let r = Registry::new();
+        r.job_run("a\"b\\c\nd", false, Duration::from_secs(1), 0);
+        let text = r.prometheus();
+        assert!(text.contains(r#"pdd_job_runs_total{job="a\"b\\c\nd",status="failed"} 1"#));
+    }
+
+    #[test]
+    fn checker_rejects_malformed_text() {
+        assert!(check_prometheus("pdd_x 1\n").is_err());
+        assert!(check_prometheus("# TYPE x counter\nx{a=\"b\" 1\n").is_err());
+        assert!(check_prometheus(
+            "# TYPE x histogram\nx_bucket{le=\"1\"} 2\nx_bucket{le=\"+Inf\"} 1\nx_count 1\n"
+        )
+        .is_err());
+    }
+}
