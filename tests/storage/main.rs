@@ -17,4 +17,6 @@ conformance_tests!(memory, || async {
 #[cfg(feature = "mysql")]
 mod mysql;
 #[cfg(feature = "mysql")]
+mod mysql_api;
+#[cfg(feature = "mysql")]
 mod mysql_support;
