@@ -2,5 +2,7 @@
 //! volunteers' browsers without learning any one person's searches.
 
 pub mod adapters;
+pub mod app;
+pub mod config;
 pub mod domain;
 pub mod ports;

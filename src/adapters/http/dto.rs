@@ -26,11 +26,19 @@ pub fn format_time(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// Reads an RFC 3339 time with any offset, or an integer of epoch milliseconds.
+/// Reads an RFC 3339 time with any offset, or an integer of epoch milliseconds. In a query
+/// string, a `+` offset typed unencoded arrives as a space: it is read as `+`.
 pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
     let s = s.trim();
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t.with_timezone(&Utc));
+    }
+    if let Some((head, offset)) = s.rsplit_once(' ') {
+        if offset.len() == 5 && offset.as_bytes()[2] == b':' {
+            if let Ok(t) = DateTime::parse_from_rfc3339(&format!("{head}+{offset}")) {
+                return Some(t.with_timezone(&Utc));
+            }
+        }
     }
     s.parse::<i64>()
         .ok()
@@ -555,6 +563,10 @@ mod tests {
         assert_eq!(
             parse_time("1526000000123").map(|t| format_time(&t)),
             Some("2018-05-11T00:53:20.123Z".to_string())
+        );
+        assert_eq!(
+            parse_time("2018-05-11T15:00:00 01:00").map(|t| format_time(&t)),
+            Some("2018-05-11T14:00:00.000Z".to_string())
         );
         assert_eq!(parse_time("yesterday"), None);
     }

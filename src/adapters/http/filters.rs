@@ -93,9 +93,9 @@ impl Params {
             .map(|(_, v)| v.as_str())
     }
 
-    /// A boolean parameter: `true`/`false` (and `1`/`0`).
+    /// A boolean parameter: `true`/`false` in any case, or `1`/`0`.
     pub fn bool(&self, name: &str) -> Result<Option<bool>, Rejection> {
-        match self.get(name) {
+        match self.get(name).map(str::to_ascii_lowercase).as_deref() {
             None => Ok(None),
             Some("true") | Some("1") => Ok(Some(true)),
             Some("false") | Some("0") => Ok(Some(false)),

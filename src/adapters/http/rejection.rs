@@ -76,7 +76,7 @@ const INTERNAL: &str = "internal server error";
 fn storage_response(e: &StorageError) -> Response {
     match e {
         StorageError::Unavailable(cause) => {
-            tracing::warn!(error = %cause, "storage unavailable: answering 503");
+            tracing::error!(error = %cause, "storage unavailable: answering 503");
             one(StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE)
         }
         other => {

@@ -48,8 +48,12 @@ impl RouteMatch {
     }
 }
 
-/// Whether `path` has the shape of `pattern`. A trailing slash is a different path, as in warp.
+/// Whether `path` has the shape of `pattern`. One trailing slash is ignored, as warp does.
 pub fn matches(pattern: &str, path: &str) -> bool {
+    let path = match path.strip_suffix('/') {
+        Some(p) if !p.is_empty() => p,
+        _ => path,
+    };
     let mut want = pattern.split('/');
     let mut got = path.split('/');
     loop {
@@ -107,7 +111,8 @@ mod tests {
         assert!(matches("/api/clients/{name}/ping", "/api/clients/abc/ping"));
         assert!(!matches("/api/clients/{name}/ping", "/api/clients//ping"));
         assert!(!matches("/api/clients/{name}", "/api/clients/abc/ping"));
-        assert!(!matches("/api/clients", "/api/clients/"));
+        assert!(matches("/api/clients", "/api/clients/"));
+        assert!(!matches("/api/clients", "/api/clients//"));
         assert!(matches("/api/stats", "/api/stats"));
     }
 

@@ -1,0 +1,8 @@
+//! Whole-process tests: the built `pdd-server` binary started on free loopback ports, talked to
+//! over HTTP, and stopped with signals.
+
+mod flags;
+mod in_process;
+mod protocol;
+mod server;
+mod shutdown;
