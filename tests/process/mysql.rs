@@ -518,3 +518,37 @@ fn two_processes_on_one_database_run_each_missed_job_firing_exactly_once() {
     assert_eq!(a.terminate().code(), Some(0));
     assert_eq!(b.terminate().code(), Some(0));
 }
+
+#[test]
+fn a_refused_mysql_password_is_retried_and_never_printed() {
+    if !available() {
+        return;
+    }
+    let db = Database::new();
+    let secret = "hunter2-never-in-logs";
+    let mut server = Server::start(
+        &[
+            "-log_level=ALL",
+            &format!("-mysql_server={}", mysql_server()),
+            "-mysql_user=pdd_no_such_user",
+            &format!("-mysql_password={secret}"),
+            &db.flag(),
+        ],
+        &[],
+    );
+    wait_health(&server, 503, Duration::from_secs(10));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server
+        .output()
+        .matches("mysql storage not ready; retrying")
+        .count()
+        < 2
+    {
+        assert!(Instant::now() < deadline, "{}", server.output());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(server.terminate().code(), Some(0));
+    let output = server.output();
+    assert!(output.contains("Access denied"), "{output}");
+    assert!(!output.contains(secret), "{output}");
+}

@@ -993,3 +993,45 @@ pub fn release_job(db: &mut Db<Conn>, job: &str, owner: &str) -> StorageResult<(
     )?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use r2d2_mysql::mysql::error::MySqlError;
+
+    fn server_error(code: u16) -> Error {
+        Error::MySqlError(MySqlError {
+            state: "HY000".into(),
+            message: format!("error {code}"),
+            code,
+        })
+    }
+
+    #[test]
+    fn duplicate_keys_are_already_exists_outages_unavailable_the_rest_failures() {
+        assert_eq!(map_error(server_error(1062)), StorageError::AlreadyExists);
+        for code in [1040, 1045, 1049, 1053, 1205, 1213, 1927, 1969] {
+            assert!(
+                matches!(map_error(server_error(code)), StorageError::Unavailable(_)),
+                "{code}"
+            );
+        }
+        let io = Error::IoError(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "reset",
+        ));
+        assert!(matches!(map_error(io), StorageError::Unavailable(_)));
+        for code in [1064, 1146, 1406] {
+            assert!(
+                matches!(map_error(server_error(code)), StorageError::Failure(_)),
+                "{code}"
+            );
+        }
+    }
+
+    #[test]
+    fn placeholders_cover_every_row_and_column() {
+        assert_eq!(placeholders(2, 3), "(?, ?, ?), (?, ?, ?)");
+        assert_eq!(in_list(3), "?, ?, ?");
+    }
+}
