@@ -791,3 +791,116 @@ async fn each_call_is_recorded_in_metrics_with_its_outcome() {
         ]
     );
 }
+
+/// The `key` EXPLAIN reports for each table of `sql` (run with `params`), in plan order.
+fn keys_used(conn: &mut r2d2_mysql::mysql::Conn, sql: &str) -> Vec<(String, Option<String>)> {
+    let rows: Vec<r2d2_mysql::mysql::Row> = conn.query(format!("EXPLAIN {sql}")).unwrap();
+    rows.into_iter()
+        .map(|r| {
+            let table: Option<String> = r.get("table").unwrap();
+            let key: Option<String> = r.get("key").unwrap();
+            (table.unwrap_or_default(), key)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hot_queries_are_served_by_indexes() {
+    require_mysql!();
+    let db = TestDb::new();
+    drop(db.storage(1).await);
+    let mut conn = db.conn();
+    // Enough rows that a scan would cost more than an index: 400 clients, 10 days of
+    // activity each, 3 campaigns × 5 days of sketches in groups of 4.
+    for chunk in 0..4 {
+        let clients: Vec<String> = (0..100)
+            .map(|i| {
+                format!(
+                    "('c{:03}', '2018-05-01 00:00:{:02}', '04ab', 'chrome')",
+                    chunk * 100 + i,
+                    i % 60
+                )
+            })
+            .collect();
+        conn.query_drop(format!(
+            "INSERT INTO clients (name, createTime, publicKey, browser) VALUES {}",
+            clients.join(",")
+        ))
+        .unwrap();
+        let activity: Vec<String> = (0..100)
+            .flat_map(|i| {
+                (1..=10)
+                    .map(move |d| format!("('c{:03}', '2018-05-{d:02} 10:00:00')", chunk * 100 + i))
+            })
+            .collect();
+        conn.query_drop(format!(
+            "INSERT INTO activity (clientName, time) VALUES {}",
+            activity.join(",")
+        ))
+        .unwrap();
+    }
+    for campaign in ["a", "b", "c"] {
+        for day in 0..5 {
+            let sketches: Vec<String> = (0..400)
+                .map(|i| format!("('{campaign}-{day}-{i}', '2018-05-01', 'c{i:03}', '{campaign}', {day}, {}, 2, 0)", i / 4))
+                .collect();
+            conn.query_drop(format!(
+                "INSERT INTO sketches (name, createTime, clientName, campaignName, day, `group`, queriesCount, submitted) VALUES {}",
+                sketches.join(",")
+            ))
+            .unwrap();
+            let groups: Vec<String> = (0..100)
+                .map(|g| format!("('{campaign}', {day}, {g}, '[]', 2, 0, 0, '')"))
+                .collect();
+            conn.query_drop(format!(
+                "INSERT INTO sketch_groups (campaignName, day, groupId, publicKeys, queriesCount, submittedCount, encryptedCount, encryptedSum) VALUES {}",
+                groups.join(",")
+            ))
+            .unwrap();
+        }
+    }
+    conn.query_drop("ANALYZE TABLE clients, activity, sketches, sketch_groups, aggregations")
+        .unwrap();
+    let k = |s: &str| Some(s.to_string());
+    let cases: Vec<(&str, Vec<(String, Option<String>)>)> = vec![
+        (
+            "SELECT s.name, g.publicKeys FROM sketches s LEFT JOIN sketch_groups g \
+             ON g.campaignName = s.campaignName AND g.day = s.day AND g.groupId = s.`group` \
+             WHERE s.clientName = 'c007' AND s.submitted = 0",
+            vec![("s".into(), k("sketches_by_client")), ("g".into(), k("PRIMARY"))],
+        ),
+        (
+            "SELECT clientName FROM activity WHERE clientName = 'c007' ORDER BY time DESC, unused_id DESC LIMIT 1",
+            vec![("activity".into(), k("activity_by_client"))],
+        ),
+        (
+            "SELECT DISTINCT clientName FROM activity WHERE time >= '2018-05-03' AND time < '2018-05-04'",
+            vec![("activity".into(), k("activity_by_time"))],
+        ),
+        (
+            "SELECT name FROM clients WHERE createTime < '2018-05-01 00:00:30' OR \
+             (createTime = '2018-05-01 00:00:30' AND name < 'c100') ORDER BY createTime DESC, name DESC LIMIT 10",
+            vec![("clients".into(), k("clients_by_time"))],
+        ),
+        (
+            "SELECT groupId FROM sketch_groups WHERE campaignName = 'b' AND day = 3 ORDER BY groupId",
+            vec![("sketch_groups".into(), k("PRIMARY"))],
+        ),
+        (
+            "SELECT name FROM sketches WHERE campaignName = 'b' AND day < 1",
+            vec![("sketches".into(), k("sketches_by_day"))],
+        ),
+        (
+            "SELECT submitted FROM sketches WHERE name = 'b-3-17'",
+            vec![("sketches".into(), k("name"))],
+        ),
+        (
+            "SELECT clientName, time FROM activity WHERE clientName IN ('c001', 'c002') \
+             AND time >= '2018-05-02' AND time < '2018-05-05'",
+            vec![("activity".into(), k("activity_by_client"))],
+        ),
+    ];
+    for (sql, expected) in cases {
+        assert_eq!(keys_used(&mut conn, sql), expected, "{sql}");
+    }
+}
