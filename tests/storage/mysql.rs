@@ -792,8 +792,11 @@ async fn each_call_is_recorded_in_metrics_with_its_outcome() {
     );
 }
 
-/// The `key` EXPLAIN reports for each table of `sql` (run with `params`), in plan order.
-fn keys_used(conn: &mut r2d2_mysql::mysql::Conn, sql: &str) -> Vec<(String, Option<String>)> {
+/// (table, index) of each step of a plan.
+type Plan = Vec<(String, Option<String>)>;
+
+/// The `key` EXPLAIN reports for each table of `sql`, in plan order.
+fn keys_used(conn: &mut r2d2_mysql::mysql::Conn, sql: &str) -> Plan {
     let rows: Vec<r2d2_mysql::mysql::Row> = conn.query(format!("EXPLAIN {sql}")).unwrap();
     rows.into_iter()
         .map(|r| {
@@ -862,7 +865,7 @@ async fn hot_queries_are_served_by_indexes() {
     conn.query_drop("ANALYZE TABLE clients, activity, sketches, sketch_groups, aggregations")
         .unwrap();
     let k = |s: &str| Some(s.to_string());
-    let cases: Vec<(&str, Vec<(String, Option<String>)>)> = vec![
+    let cases: Vec<(&str, Plan)> = vec![
         (
             "SELECT s.name, g.publicKeys FROM sketches s LEFT JOIN sketch_groups g \
              ON g.campaignName = s.campaignName AND g.day = s.day AND g.groupId = s.`group` \
