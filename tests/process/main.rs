@@ -3,6 +3,8 @@
 
 mod flags;
 mod in_process;
+#[cfg(feature = "mysql")]
+mod mysql;
 mod protocol;
 mod server;
 mod shutdown;
