@@ -74,18 +74,28 @@ fn feature_missing(setting: &str, value: &str, feature: &str) -> ConfigError {
 }
 
 /// Storage: in memory unless `mysql_server` is set.
-pub fn build_storage(settings: &Settings) -> Result<Arc<dyn Storage>, ConfigError> {
+/// The MySQL storage records each call's latency and outcome in `metrics`.
+#[cfg_attr(not(feature = "mysql"), allow(unused_variables))]
+pub fn build_storage(
+    settings: &Settings,
+    metrics: Arc<dyn Metrics>,
+) -> Result<Arc<dyn Storage>, ConfigError> {
     match &settings.mysql_server {
         None => {
             warn!("no -mysql_server given: using IN-MEMORY storage, NOTHING PERSISTS across restarts (fine for local testing only)");
             Ok(Arc::new(MemoryStorage::new()))
         }
-        // NOT BUILT YET: the lead replaces this arm with MysqlStorage::start(MysqlConfig {..})
-        // once the mysql adapter is merged.
         #[cfg(feature = "mysql")]
-        Some(server) => Err(ConfigError::new(format!(
-            "mysql_server={server}: the MySQL storage adapter is not built yet in this version"
-        ))),
+        Some(server) => {
+            use crate::adapters::storage::mysql::{MysqlConfig, MysqlStorage};
+            let config = MysqlConfig::new(
+                &server.to_string(),
+                &settings.mysql_user,
+                settings.mysql_password.clone(),
+                &settings.mysql_database,
+            );
+            Ok(MysqlStorage::start_with_metrics(config, Some(metrics)))
+        }
         #[cfg(not(feature = "mysql"))]
         Some(server) => Err(feature_missing(
             "mysql_server",
@@ -161,13 +171,13 @@ impl Parts {
             }
             None => (Arc::new(SystemClock), 1),
         };
-        let storage = match overrides.storage {
-            Some(storage) => storage,
-            None => build_storage(settings)?,
-        };
-        let geocoder = build_geocoder(settings)?;
         let registry = Arc::new(Registry::new());
         let metrics = build_metrics(settings, registry.clone())?;
+        let storage = match overrides.storage {
+            Some(storage) => storage,
+            None => build_storage(settings, metrics.clone())?,
+        };
+        let geocoder = build_geocoder(settings)?;
         let random = overrides.random.unwrap_or_else(|| Arc::new(OsRandom));
         let calendar = Calendar::new(settings.timezone);
         let services = Services::new(Context {

@@ -571,16 +571,6 @@ fn every_server_command_of_the_guide_passes_check_config() {
             args.push("-check_config".to_owned());
         }
         let out = run(&args, &env, dir.path());
-        // Until the MySQL adapter is merged, the app answers -mysql_server with this line
-        // after parsing every flag. Remove this exception once it is merged.
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        if stderr.contains("the MySQL storage adapter is not built yet in this version") {
-            eprintln!(
-                "MySQL adapter not merged yet, flags parsed: {}",
-                inv.command
-            );
-            continue;
-        }
         assert_eq!(
             out.status.code(),
             Some(0),

@@ -4,6 +4,8 @@
 mod flags;
 mod in_process;
 mod limits;
+#[cfg(feature = "mysql")]
+mod mysql;
 mod protocol;
 mod server;
 mod shutdown;

@@ -13,3 +13,10 @@ mod conformance;
 conformance_tests!(memory, || async {
     Arc::new(MemoryStorage::new()) as Arc<dyn Storage>
 });
+
+#[cfg(feature = "mysql")]
+mod mysql;
+#[cfg(feature = "mysql")]
+mod mysql_api;
+#[cfg(feature = "mysql")]
+mod mysql_support;

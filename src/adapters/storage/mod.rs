@@ -1,3 +1,5 @@
 //! Storage adapters.
 
 pub mod memory;
+#[cfg(feature = "mysql")]
+pub mod mysql;

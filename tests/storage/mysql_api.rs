@@ -1,0 +1,158 @@
+//! A database of the previous server, adopted in place, seen through the HTTP API (warp::test,
+//! no socket): its campaigns, clients, results and open sketches, then a submission and an
+//! aggregation over the folded legacy sums.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use num_bigint::BigInt;
+use pdd_server::adapters::clock::ManualClock;
+use pdd_server::adapters::geocoder::none::NoGeocoder;
+use pdd_server::adapters::http::{api_routes, ApiState, Limits};
+use pdd_server::adapters::metrics::noop::NoopMetrics;
+use pdd_server::adapters::random::SeededRandom;
+use pdd_server::domain::crypto;
+use pdd_server::domain::grouping::GroupStrategy;
+use pdd_server::domain::service::jobs::JobKind;
+use pdd_server::domain::service::{Context, Services};
+use pdd_server::domain::time::Calendar;
+use secrecy::SecretString;
+use serde_json::{json, Value};
+use warp::filters::BoxedFilter;
+use warp::reply::Response;
+
+use crate::mysql::{legacy_rows, LEGACY_DDL};
+use crate::mysql_support::{self, TestDb};
+
+const TOKEN: &str = "legacy-test-token-0123456789";
+
+fn t(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+async fn call(
+    api: &BoxedFilter<(Response,)>,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = warp::test::request()
+        .method(method)
+        .path(path)
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .remote_addr("127.0.0.1:5000".parse().unwrap());
+    if let Some(b) = body {
+        req = req.header("content-type", "application/json").json(&b);
+    }
+    let res = req.reply(api).await;
+    let status = res.status().as_u16();
+    let json = serde_json::from_slice(res.body()).unwrap_or(Value::Null);
+    (status, json)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legacy_database_adopted_in_place_is_served_by_the_api() {
+    if !mysql_support::available() {
+        return;
+    }
+    let db = TestDb::new();
+    db.exec(LEGACY_DDL);
+    db.exec(&legacy_rows(&BigInt::from(crypto::ell().clone())));
+    let storage = db.storage(4).await;
+    let clock = Arc::new(ManualClock::new(t("2018-05-05T08:00:00Z")));
+    let services = Services::new(Context {
+        storage,
+        geocoder: Arc::new(NoGeocoder),
+        metrics: Arc::new(NoopMetrics),
+        clock: clock.clone(),
+        random: Arc::new(SeededRandom::new(7)),
+        calendar: Calendar::new(chrono_tz::UTC),
+        strategy: GroupStrategy::Naive,
+        prune_threshold: chrono::Duration::days(15),
+    });
+    let api = api_routes(ApiState {
+        services: services.clone(),
+        access_token: SecretString::from(TOKEN),
+        metrics: Arc::new(NoopMetrics),
+        trusted_proxies: vec![],
+        limits: Limits::default(),
+    });
+
+    let (status, flu) = call(&api, "GET", "/api/campaigns/flu", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(flu["displayName"], "Flu watch");
+    assert_eq!(flu["createTime"], "2018-04-20T12:00:00.000Z");
+    assert_eq!(flu["startTime"], "2018-05-01T00:00:00.000Z");
+    assert_eq!(
+        flu["vocabulary"],
+        json!({"queries": [{"exact": "flu"}, {"terms": ["fever", "cough"]}, {"exact": "sore throat"}]})
+    );
+    assert_eq!(flu["collectRaw"], true);
+    assert_eq!(flu["active"], true);
+
+    let (status, results) = call(&api, "GET", "/api/campaigns/flu/results/0", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(results["decryptedValues"], json!([3, 1, 0]));
+    assert_eq!(results["stats"]["decryptedCount"], 2);
+
+    let (status, y) = call(&api, "GET", "/api/clients/y", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(y["externalName"], "panel-7");
+    assert_eq!(y["countryCode"], "GB");
+    assert_eq!(y["createTime"], "2018-04-02T09:30:15.000Z");
+    let (_, list) = call(&api, "GET", "/api/clients", None).await;
+    assert_eq!(list["clients"].as_array().map(Vec::len), Some(4));
+
+    // w's legacy sketch is open: its ping gets it, with its group's keys in client-name order.
+    let (status, ping) = call(&api, "GET", "/api/clients/w/ping", None).await;
+    assert_eq!(status, 200);
+    let commands = ping["submit"].as_array().unwrap();
+    assert_eq!(commands.len(), 1);
+    assert_eq!(commands[0]["sketchName"], "s-w");
+    assert_eq!(commands[0]["round"], 3);
+    assert_eq!(commands[0]["publicKeys"], json!(["04dd", "04cc"]));
+    assert_eq!(
+        commands[0]["vocabulary"],
+        json!({"queries": [{"exact": "flu"}, {"terms": ["fever", "cough"]}]})
+    );
+
+    // z sent (9, 9, 9) with its blind; w's blind cancels it and w's counts are (1, 1, 0).
+    let (status, _) = call(
+        &api,
+        "PATCH",
+        "/api/sketches/s-w",
+        Some(json!({"encryptedValues": ["-8", "-8", "-9"], "rawValues": [1, 1, 0]})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, _) = call(
+        &api,
+        "PATCH",
+        "/api/sketches/s-x",
+        Some(json!({"encryptedValues": ["1", "1", "1"], "rawValues": [1, 1, 1]})),
+    )
+    .await;
+    assert_eq!(status, 409, "a legacy submitted sketch stays submitted");
+
+    // Day 3 is due at 2018-05-07 00:30 (2 + delay 1 days later).
+    let at = t("2018-05-07T00:30:00Z");
+    clock.set(at);
+    let report = services
+        .jobs
+        .run(JobKind::AggregateSketches, at)
+        .await
+        .unwrap();
+    assert!(report.failed.is_empty());
+    let (status, day3) = call(&api, "GET", "/api/campaigns/flu/results/3", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(day3["decryptedValues"], json!([4, 2, 0]));
+    assert_eq!(day3["rawValues"], json!([9, 7, 5]));
+    assert_eq!(
+        day3["stats"],
+        json!({"activeCount": 4, "submittedCount": 4, "decryptedCount": 4})
+    );
+    // The old server's result of day 0 is outside the grace window: untouched.
+    let (_, day0) = call(&api, "GET", "/api/campaigns/flu/results/0", None).await;
+    assert_eq!(day0["decryptedValues"], json!([3, 1, 0]));
+    assert_eq!(day0["stats"]["activeCount"], 4);
+}

@@ -1,0 +1,223 @@
+//! Fresh MariaDB databases for tests, dropped at the end, and a loopback TCP proxy that can cut
+//! the storage off its database and let it back.
+//!
+//! The server is `PDD_TEST_MYSQL_SERVER` (default `127.0.0.1:3306`, root, no password). When it
+//! cannot be reached the MySQL tests print "MySQL suite skipped: …" and pass, unless
+//! `PDD_REQUIRE_MYSQL=1`, where they fail.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use pdd_server::adapters::storage::mysql::{quote_identifier, MysqlConfig, MysqlStorage};
+use pdd_server::ports::Storage;
+use r2d2_mysql::mysql::prelude::Queryable;
+use r2d2_mysql::mysql::{Conn, Opts, OptsBuilder};
+use secrecy::SecretString;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+pub fn server() -> String {
+    std::env::var("PDD_TEST_MYSQL_SERVER").unwrap_or_else(|_| "127.0.0.1:3306".to_string())
+}
+
+fn opts(database: Option<&str>) -> Opts {
+    let (host, port) = server()
+        .rsplit_once(':')
+        .map(|(h, p)| (h.to_string(), p.parse().unwrap_or(3306)))
+        .unwrap_or(("127.0.0.1".to_string(), 3306));
+    Opts::from(
+        OptsBuilder::new()
+            .ip_or_hostname(Some(host))
+            .tcp_port(port)
+            .user(Some("root"))
+            .prefer_socket(false)
+            .tcp_connect_timeout(Some(Duration::from_secs(2)))
+            .db_name(database)
+            .init(vec!["SET time_zone = '+00:00'"]),
+    )
+}
+
+/// A connection as root, to the given database or none.
+pub fn admin(database: Option<&str>) -> Conn {
+    Conn::new(opts(database)).expect("connect to MariaDB as root")
+}
+
+/// Whether the MySQL tests run here; prints the skip line or panics as the environment asks.
+pub fn available() -> bool {
+    match Conn::new(opts(None)) {
+        Ok(_) => true,
+        Err(e) => {
+            if std::env::var("PDD_REQUIRE_MYSQL").as_deref() == Ok("1") {
+                panic!(
+                    "PDD_REQUIRE_MYSQL=1 but MariaDB at {} is not reachable: {e}",
+                    server()
+                );
+            }
+            // Once per run, straight to stderr so that the test harness does not capture it.
+            static SAID: std::sync::Once = std::sync::Once::new();
+            SAID.call_once(|| {
+                use std::io::Write;
+                let line = format!(
+                    "\nMySQL suite skipped: no MariaDB at {} ({e}); set PDD_REQUIRE_MYSQL=1 to fail instead\n",
+                    server()
+                );
+                let _ = std::io::stderr().write_all(line.as_bytes());
+            });
+            false
+        }
+    }
+}
+
+/// A database name no other test uses.
+pub fn fresh_name() -> String {
+    format!("pdd_test_{}", uuid::Uuid::new_v4().simple())
+}
+
+pub fn config(host_port: &str, database: &str, pool_size: u32) -> MysqlConfig {
+    let mut c = MysqlConfig::new(host_port, "root", SecretString::from(""), database);
+    c.pool_size = pool_size;
+    c.timeouts.max_backoff = Duration::from_millis(500);
+    c.timeouts.checkout = Duration::from_secs(1);
+    c.timeouts.connect = Duration::from_secs(1);
+    c
+}
+
+/// A test database, dropped when this goes out of scope.
+pub struct TestDb {
+    pub name: String,
+}
+
+impl TestDb {
+    pub fn new() -> TestDb {
+        TestDb { name: fresh_name() }
+    }
+
+    /// Runs SQL in this database (creating it first when needed).
+    pub fn exec(&self, sql: &str) {
+        let mut c = admin(None);
+        c.query_drop(format!(
+            "CREATE DATABASE IF NOT EXISTS {} CHARACTER SET utf8",
+            quote_identifier(&self.name)
+        ))
+        .unwrap();
+        let mut c = admin(Some(&self.name));
+        c.query_drop(sql).unwrap_or_else(|e| panic!("{e}: {sql}"));
+    }
+
+    pub fn conn(&self) -> Conn {
+        admin(Some(&self.name))
+    }
+
+    /// Starts a storage on this database and waits until it is ready.
+    pub async fn storage(&self, pool_size: u32) -> Arc<MysqlStorage> {
+        let s = MysqlStorage::start(config(&server(), &self.name, pool_size));
+        if !s.wait_ready(Duration::from_secs(20)).await {
+            panic!("storage not ready within 20 s: {:?}", s.health().await);
+        }
+        s
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Off any async runtime thread: dropping blocks on the server.
+        let _ = std::thread::spawn(move || {
+            if let Ok(mut c) = Conn::new(opts(None)) {
+                let _ = c.query_drop(format!(
+                    "DROP DATABASE IF EXISTS {}",
+                    quote_identifier(&name)
+                ));
+            }
+        })
+        .join();
+    }
+}
+
+/// A loopback TCP proxy to the MariaDB server that can be cut (listener closed, every
+/// connection through it dropped) and restored on the same port.
+pub struct Proxy {
+    pub addr: SocketAddr,
+    state: Arc<Mutex<Option<watch::Sender<bool>>>>,
+}
+
+impl Proxy {
+    pub async fn start() -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let proxy = Proxy {
+            addr,
+            state: Arc::new(Mutex::new(None)),
+        };
+        proxy.serve(listener);
+        proxy
+    }
+
+    /// A proxy address that is not served yet (`restore` serves it).
+    pub async fn cut_from_start() -> Proxy {
+        let proxy = Proxy::start().await;
+        proxy.cut();
+        proxy
+    }
+
+    pub fn host_port(&self) -> String {
+        self.addr.to_string()
+    }
+
+    fn serve(&self, listener: TcpListener) {
+        let (tx, rx) = watch::channel(false);
+        *self.state.lock().unwrap() = Some(tx);
+        let target = server();
+        tokio::spawn(async move {
+            let mut stop = rx.clone();
+            loop {
+                tokio::select! {
+                    _ = stop.changed() => return,
+                    accepted = listener.accept() => {
+                        let Ok((mut inbound, _)) = accepted else { return };
+                        let target = target.clone();
+                        let mut stop = rx.clone();
+                        tokio::spawn(async move {
+                            let Ok(mut outbound) = TcpStream::connect(&target).await else { return };
+                            tokio::select! {
+                                _ = stop.changed() => {}
+                                _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                            }
+                        });
+                    }
+                }
+            }
+        });
+    }
+
+    /// Closes the listener and every connection through the proxy.
+    pub fn cut(&self) {
+        if let Some(tx) = self.state.lock().unwrap().take() {
+            let _ = tx.send(true);
+        }
+    }
+
+    /// Serves the same port again.
+    pub async fn restore(&self) {
+        let mut tries = 0;
+        let listener = loop {
+            match TcpListener::bind(self.addr).await {
+                Ok(l) => break l,
+                Err(e) if tries < 50 => {
+                    tries += 1;
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("cannot rebind proxy port {}: {e}", self.addr),
+            }
+        };
+        self.serve(listener);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.cut();
+    }
+}
