@@ -353,7 +353,7 @@ async fn run_scripts(
                         out.push(None);
                         continue;
                     }
-                    out.push(Some(send(&http, call).await.map_err(|e| e.to_string())));
+                    out.push(Some(send(&http, call).await.map_err(|e| format!("{e:?}"))));
                 }
                 results.lock().unwrap()[i] = out;
             }
@@ -622,7 +622,11 @@ async fn drive(config: &Config, server: &Server, days: &Days) -> bool {
         for (call, r) in script.iter().zip(result) {
             let Some(r) = r else { continue };
             match r {
-                Err(_) => {
+                Err(e) => {
+                    eprintln!(
+                        "transport error {:?} {} {}: {e}",
+                        call.kind, call.method, call.url
+                    );
                     *peak.transport_errors.entry(call.kind).or_default() += 1;
                 }
                 Ok(o) => {
@@ -739,7 +743,15 @@ async fn drive(config: &Config, server: &Server, days: &Days) -> bool {
                 continue;
             };
             match r {
-                Err(_) => *peak.transport_errors.entry(call.kind).or_default() += 1,
+                Err(e) => {
+                    if call.kind != Kind::Oversized {
+                        eprintln!(
+                            "transport error {:?} {} {}: {e}",
+                            call.kind, call.method, call.url
+                        );
+                    }
+                    *peak.transport_errors.entry(call.kind).or_default() += 1
+                }
                 Ok(o) => {
                     peak.outcomes.push((o.kind, o.status, o.latency));
                     if o.kind == Kind::Submit && (200..300).contains(&o.status) && i < tasks.len() {

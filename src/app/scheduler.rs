@@ -70,6 +70,12 @@ impl Scheduler {
     /// is running when `stop` fires is let reach its safe point (`JobService::stop` asks it to).
     pub async fn run(self, stop: CancellationToken) {
         info!(owner = %self.owner, speed = self.speed(), "scheduler started");
+        // A database still connecting at start-up would fail the catch-up's claims and put them
+        // off by a whole retry interval: wait for it first.
+        if !self.storage_ready(&stop).await {
+            info!("scheduler stopped");
+            return;
+        }
         // Next attempt per job, and the retry backoff of a job whose firing failed.
         let mut wake: BTreeMap<JobKind, DateTime<Utc>> = BTreeMap::new();
         let mut backoff: BTreeMap<JobKind, Duration> = BTreeMap::new();
@@ -129,6 +135,27 @@ impl Scheduler {
             }
         }
         info!("scheduler stopped");
+    }
+
+    /// Waits until the storage answers; false when `stop` fired first.
+    async fn storage_ready(&self, stop: &CancellationToken) -> bool {
+        let mut wait = Duration::from_millis(50);
+        let mut told = false;
+        loop {
+            match self.storage.health().await {
+                Ok(()) => return true,
+                Err(e) if !told => {
+                    info!(error = %e, "waiting for the storage before catching up missed firings");
+                    told = true;
+                }
+                Err(_) => {}
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return false,
+                _ = tokio::time::sleep(wait) => {}
+            }
+            wait = (wait * 2).min(Duration::from_secs(5));
+        }
     }
 
     /// Sleeps until the clock reads `at`; false when `stop` fired first.

@@ -773,6 +773,8 @@ async fn oversized_bodies_answer_413_with_the_limit() {
         .await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(r.errors(), vec!["body: should be at most 100 bytes"]);
+    // The rest of the body is not read: the connection cannot serve another request.
+    assert_eq!(r.header("connection"), Some("close"));
     // The private limit is the larger one.
     let campaign = json!({"displayName": "x".repeat(150)});
     let r = app

@@ -1,6 +1,8 @@
 //! Whole-process tests: the built `pdd-server` binary started on free loopback ports, talked to
 //! over HTTP, and stopped with signals.
 
+#[cfg(feature = "mysql")]
+mod crash;
 mod flags;
 mod in_process;
 mod limits;

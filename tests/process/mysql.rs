@@ -18,10 +18,10 @@ use serde_json::{json, Value};
 
 use crate::server::Server;
 
-const TOKEN: &str = "mysql-process-token-5c1e";
-const ZONE: Tz = chrono_tz::Europe::London;
+pub(crate) const TOKEN: &str = "mysql-process-token-5c1e";
+pub(crate) const ZONE: Tz = chrono_tz::Europe::London;
 
-fn mysql_server() -> String {
+pub(crate) fn mysql_server() -> String {
     std::env::var("PDD_TEST_MYSQL_SERVER").unwrap_or_else(|_| "127.0.0.1:3306".to_string())
 }
 
@@ -39,7 +39,7 @@ fn admin_conn(database: Option<&str>) -> Result<Conn, r2d2_mysql::mysql::Error> 
     ))
 }
 
-fn available() -> bool {
+pub(crate) fn available() -> bool {
     match admin_conn(None) {
         Ok(_) => true,
         Err(e) => {
@@ -60,18 +60,18 @@ fn available() -> bool {
 }
 
 /// A database name for one test, dropped when this goes out of scope (the server creates it).
-struct Database(String);
+pub(crate) struct Database(String);
 
 impl Database {
-    fn new() -> Database {
+    pub(crate) fn new() -> Database {
         Database(format!("pdd_test_{}", uuid::Uuid::new_v4().simple()))
     }
 
-    fn flag(&self) -> String {
+    pub(crate) fn flag(&self) -> String {
         format!("-mysql_database={}", self.0)
     }
 
-    fn conn(&self) -> Conn {
+    pub(crate) fn conn(&self) -> Conn {
         admin_conn(Some(&self.0)).unwrap()
     }
 }
@@ -84,21 +84,21 @@ impl Drop for Database {
     }
 }
 
-fn local(date: NaiveDate, h: u32, m: u32) -> DateTime<Utc> {
+pub(crate) fn local(date: NaiveDate, h: u32, m: u32) -> DateTime<Utc> {
     ZONE.from_local_datetime(&date.and_time(NaiveTime::from_hms_opt(h, m, 0).unwrap()))
         .earliest()
         .unwrap()
         .with_timezone(&Utc)
 }
 
-fn http() -> Client {
+pub(crate) fn http() -> Client {
     Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap()
 }
 
-fn send(req: reqwest::blocking::RequestBuilder, expect: u16) -> Value {
+pub(crate) fn send(req: reqwest::blocking::RequestBuilder, expect: u16) -> Value {
     let res = req.send().expect("the server answers");
     let status = res.status().as_u16();
     let text = res.text().unwrap();
@@ -107,7 +107,7 @@ fn send(req: reqwest::blocking::RequestBuilder, expect: u16) -> Value {
 }
 
 /// Polls the admin `/health` until it answers `expect`, at most `within`.
-fn wait_health(server: &Server, expect: u16, within: Duration) {
+pub(crate) fn wait_health(server: &Server, expect: u16, within: Duration) {
     let client = http();
     let deadline = Instant::now() + within;
     loop {
@@ -128,7 +128,7 @@ fn wait_health(server: &Server, expect: u16, within: Duration) {
     }
 }
 
-fn start(db: &Database, host_port: &str) -> Server {
+pub(crate) fn start(db: &Database, host_port: &str) -> Server {
     Server::start(
         &[
             &format!("-api.access_token={TOKEN}"),
@@ -149,7 +149,7 @@ fn away_from_midnight() {
 }
 
 /// Blinds that sum to 0 modulo ℓ, one per member, as signed decimals.
-fn cancelling_blinds(n: usize, seed: u64) -> Vec<BigInt> {
+pub(crate) fn cancelling_blinds(n: usize, seed: u64) -> Vec<BigInt> {
     let mut blinds: Vec<BigInt> = (0..n - 1)
         .map(|i| {
             BigInt::from(seed + 1_000_003 * (i as u64 + 1)).pow(5) * if i % 2 == 0 { 1 } else { -1 }

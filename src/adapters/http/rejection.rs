@@ -6,7 +6,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use serde::Serialize;
-use warp::http::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use warp::http::header::{HeaderValue, CONNECTION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use warp::http::StatusCode;
 use warp::reject::{MethodNotAllowed, Reject};
 use warp::reply::Response;
@@ -91,6 +91,15 @@ fn storage_response(e: &StorageError) -> Response {
     }
 }
 
+/// Marks an answer given before the request's body was read to its end: the connection cannot
+/// carry another request, and saying so keeps the client from sending its next one there (it
+/// would find the connection closed under it).
+fn closing(mut res: Response) -> Response {
+    res.headers_mut()
+        .insert(CONNECTION, HeaderValue::from_static("close"));
+    res
+}
+
 /// The answer to a domain error.
 pub fn domain_response(e: &DomainError) -> Response {
     match e {
@@ -114,14 +123,14 @@ pub fn api_response(e: &ApiError) -> Response {
     match e {
         ApiError::Domain(e) => domain_response(e),
         ApiError::Body(message) => one(StatusCode::BAD_REQUEST, &format!("body: {message}")),
-        ApiError::TooLarge(limit) => one(
+        ApiError::TooLarge(limit) => closing(one(
             StatusCode::PAYLOAD_TOO_LARGE,
             &format!("body: should be at most {limit} bytes"),
-        ),
-        ApiError::BodyTimeout(limit) => one(
+        )),
+        ApiError::BodyTimeout(limit) => closing(one(
             StatusCode::REQUEST_TIMEOUT,
             &format!("body: not received within {} s", limit.as_secs()),
-        ),
+        )),
         ApiError::TooManyRequests(wait) => {
             // Whole seconds, rounded up: retrying a little late always succeeds.
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
@@ -159,7 +168,7 @@ pub fn response_for(r: &Rejection) -> Response {
     if let Some(e) = r.find::<ApiError>() {
         api_response(e)
     } else if r.find::<warp::reject::PayloadTooLarge>().is_some() {
-        one(StatusCode::PAYLOAD_TOO_LARGE, "body: too large")
+        closing(one(StatusCode::PAYLOAD_TOO_LARGE, "body: too large"))
     } else if r.find::<MethodNotAllowed>().is_some() {
         one(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
     } else if r.is_not_found() {
