@@ -83,7 +83,7 @@ pub fn admin_routes(state: AdminState) -> BoxedFilter<(Response,)> {
                     method = %method,
                     route = matched.label(),
                     status = res.status().as_u16(),
-                    latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+                    latency_ms = %format_args!("{:.3}", started.elapsed().as_secs_f64() * 1000.0),
                     "admin request"
                 );
                 res

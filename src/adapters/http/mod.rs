@@ -135,7 +135,7 @@ pub fn api_routes(state: ApiState) -> BoxedFilter<(Response,)> {
                     method = %method,
                     route = matched.label(),
                     status,
-                    latency_ms = latency.as_secs_f64() * 1000.0,
+                    latency_ms = %format_args!("{:.3}", latency.as_secs_f64() * 1000.0),
                     "request"
                 );
                 metrics.http_request(matched.label(), method.as_str(), status, latency);
