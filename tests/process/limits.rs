@@ -78,11 +78,7 @@ fn a_body_that_does_not_arrive_in_time_is_answered_408_and_the_connection_closed
         took >= Duration::from_millis(900) && took < Duration::from_secs(5),
         "{took:?}"
     );
-    assert!(
-        server.output().contains("status=408"),
-        "{}",
-        server.output()
-    );
+    server.wait_for_output("status=408");
 }
 
 #[test]
@@ -107,11 +103,7 @@ fn beyond_max_connections_a_new_connection_waits_until_one_closes() {
         Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
         other => panic!("answered while the only connection slot was taken: {other:?}"),
     }
-    assert!(
-        server.output().contains("connection limit reached"),
-        "{}",
-        server.output()
-    );
+    server.wait_for_output("connection limit reached");
     let released = Instant::now();
     drop(first);
     let answer = read_until_closed(&mut second, Duration::from_secs(10)).unwrap();

@@ -127,6 +127,20 @@ impl Server {
         self.lines.lock().unwrap().join("\n")
     }
 
+    /// Waits up to 10 s for `what` to appear in the output (a log line may be written just
+    /// after the response it describes has reached the client).
+    pub fn wait_for_output(&self, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.output().contains(what) {
+            assert!(
+                Instant::now() < deadline,
+                "no {what:?} in:\n{}",
+                self.output()
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub fn signal(&self, sig: i32) {
         let pid = self.child.id() as i32;
         // SAFETY: kill(2) with the pid of a child this test spawned and still owns.

@@ -9,18 +9,6 @@ use reqwest::blocking::Client;
 
 use crate::server::Server;
 
-fn wait_for(server: &Server, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !server.output().contains(what) {
-        assert!(
-            Instant::now() < deadline,
-            "no {what:?} in:\n{}",
-            server.output()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn sigterm_during_a_slow_request_lets_it_complete_and_exits_0() {
     let mut server = Server::start(&[], &[]);
@@ -40,7 +28,7 @@ fn sigterm_during_a_slow_request_lets_it_complete_and_exits_0() {
     conn.flush().unwrap();
     std::thread::sleep(Duration::from_millis(300));
     server.signal(libc::SIGTERM);
-    wait_for(&server, "shutting down");
+    server.wait_for_output("shutting down");
 
     // No new connection is accepted any more.
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -169,7 +157,7 @@ fn a_second_signal_while_draining_exits_at_once_with_1() {
     conn.flush().unwrap();
     std::thread::sleep(Duration::from_millis(300));
     server.signal(libc::SIGTERM);
-    wait_for(&server, "shutting down");
+    server.wait_for_output("shutting down");
     std::thread::sleep(Duration::from_millis(200));
     assert!(
         !server.output().contains("pdd_server::app: stopped"),
