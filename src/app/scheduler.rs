@@ -346,6 +346,21 @@ mod tests {
             .collect()
     }
 
+    /// Records `firing` of `job` complete, as a previous run would have left it.
+    async fn complete(rig: &Rig, job: &str, firing: DateTime<Utc>) {
+        let t = firing;
+        assert!(rig.storage.claim_job(job, t, "old", t, t).await.unwrap());
+        rig.storage.complete_job(job, t, "old").await.unwrap();
+    }
+
+    /// Records every job's latest firing at or before `at` complete.
+    async fn complete_latest_firings(rig: &Rig, at: &str) {
+        for job in JobKind::ALL {
+            let firing = job.latest_firing(&rig.scheduler.calendar, utc(at));
+            complete(rig, job.name(), firing).await;
+        }
+    }
+
     async fn run_for(rig: Rig, real: Duration) -> (Arc<MemoryStorage>, Arc<Runs>, Arc<TokioClock>) {
         let stop = CancellationToken::new();
         let task = tokio::spawn(rig.scheduler.run(stop.clone()));
@@ -392,9 +407,7 @@ mod tests {
             ("collect-garbage", "2018-06-30T02:00:00Z"),
             ("aggregate-sketches", "2018-06-30T23:30:00Z"),
         ] {
-            let t = utc(firing);
-            assert!(rig.storage.claim_job(job, t, "old", t, t).await.unwrap());
-            rig.storage.complete_job(job, t, "old").await.unwrap();
+            complete(&rig, job, utc(firing)).await;
         }
         let (_, runs, _) = run_for(rig, Duration::from_secs(1)).await;
         assert_eq!(names(&runs), ["create-sketches"]);
@@ -404,18 +417,7 @@ mod tests {
     async fn jobs_fire_at_their_local_times_each_day() {
         // Start just after every firing of 1 July (03:05 BST), all complete.
         let rig = rig("2018-07-01T02:05:00Z", 1);
-        for job in JobKind::ALL {
-            let t = job.latest_firing(&rig.scheduler.calendar, utc("2018-07-01T02:05:00Z"));
-            assert!(rig
-                .storage
-                .claim_job(job.name(), t, "old", t, t)
-                .await
-                .unwrap());
-            rig.storage
-                .complete_job(job.name(), t, "old")
-                .await
-                .unwrap();
-        }
+        complete_latest_firings(&rig, "2018-07-01T02:05:00Z").await;
         // Run until 01:30 UTC (02:30 BST) on 3 July: two aggregate and create firings, one prune on 2 July,
         // and prune on 3 July at 02:00; garbage collection only on 2 July.
         let (storage, runs, clock) = run_for(rig, Duration::from_secs(47 * 3600 + 25 * 60)).await;
@@ -457,18 +459,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn testing_mode_speed_fires_a_whole_day_in_five_real_minutes() {
         let rig = rig("2018-07-01T02:05:00Z", 288);
-        for job in JobKind::ALL {
-            let t = job.latest_firing(&rig.scheduler.calendar, utc("2018-07-01T02:05:00Z"));
-            assert!(rig
-                .storage
-                .claim_job(job.name(), t, "old", t, t)
-                .await
-                .unwrap());
-            rig.storage
-                .complete_job(job.name(), t, "old")
-                .await
-                .unwrap();
-        }
+        complete_latest_firings(&rig, "2018-07-01T02:05:00Z").await;
         let (_, runs, _) = run_for(rig, Duration::from_secs(5 * 60)).await;
         assert_eq!(
             names(&runs),
@@ -518,18 +509,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn stopping_while_asleep_returns_at_once() {
         let rig = rig("2018-07-01T02:05:00Z", 1);
-        for job in JobKind::ALL {
-            let t = job.latest_firing(&rig.scheduler.calendar, utc("2018-07-01T02:05:00Z"));
-            assert!(rig
-                .storage
-                .claim_job(job.name(), t, "old", t, t)
-                .await
-                .unwrap());
-            rig.storage
-                .complete_job(job.name(), t, "old")
-                .await
-                .unwrap();
-        }
+        complete_latest_firings(&rig, "2018-07-01T02:05:00Z").await;
         let stop = CancellationToken::new();
         let task = tokio::spawn(rig.scheduler.run(stop.clone()));
         tokio::time::sleep(Duration::from_secs(10)).await;
