@@ -142,6 +142,15 @@ fn the_prometheus_checker_refuses_malformed_text() {
         "# TYPE x counter\nx 1 2 3\n",
         "# TYPE x histogram\nx_bucket{le=\"1\"} 2\nx_bucket{le=\"+Inf\"} 1\nx_count 1\n",
         "# TYPE x histogram\nx_bucket{le=\"1\"} 1\nx_count 1\n",
+        // The same histogram rules with `_sum` present, so that each rule alone refuses.
+        "# TYPE x histogram\nx_bucket{le=\"1\"} 2\nx_bucket{le=\"+Inf\"} 1\nx_sum 1\nx_count 1\n",
+        "# TYPE x histogram\nx_bucket{le=\"1\"} 1\nx_sum 1\nx_count 1\n",
+        "# TYPE x histogram\nx_bucket{le=\"1\"} 1\nx_bucket{le=\"+Inf\"} 1\nx_sum 1\nx_count 2\n",
+        "# TYPE x counter\n# TYPE x counter\nx 1\n",
+        "# TYPE x counter\nx 1\n# TYPE y counter\ny 1\nx{a=\"b\"} 2\n",
+        "# TYPE x counter\nx 1\nx 2\n",
+        "# TYPE x counter\nx one\n",
+        "# TYPE x counter\nx{1a=\"b\"} 1\n",
     ] {
         assert!(parse_prometheus(bad).is_err(), "{bad}");
     }
@@ -149,4 +158,23 @@ fn the_prometheus_checker_refuses_malformed_text() {
         parse_prometheus("# HELP x h\n# TYPE x counter\nx{r=\"/a/{n}\",q=\"\\\"\"} 1\n").unwrap();
     assert_eq!(ok[0].label("r"), Some("/a/{n}"));
     assert_eq!(ok[0].label("q"), Some("\""));
+    let histogram = parse_prometheus(
+        "# TYPE h histogram\nh_bucket{r=\"a\",le=\"0.5\"} 1\nh_bucket{r=\"a\",le=\"+Inf\"} 2\n\
+         h_sum{r=\"a\"} 0.75\nh_count{r=\"a\"} 2\n",
+    )
+    .unwrap();
+    let lines: Vec<(&str, Option<&str>, f64)> = histogram
+        .iter()
+        .map(|s| (s.name.as_str(), s.label("le"), s.value))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            ("h_bucket", Some("0.5"), 1.0),
+            ("h_bucket", Some("+Inf"), 2.0),
+            ("h_sum", None, 0.75),
+            ("h_count", None, 2.0)
+        ]
+    );
+    assert!(histogram.iter().all(|s| s.label("r") == Some("a")));
 }
