@@ -1,0 +1,225 @@
+//! Campaigns as written and read by the private API, with their vocabulary.
+
+use chrono::{DateTime, Utc};
+use serde::de::Deserializer;
+use serde::ser::{SerializeMap, SerializeSeq, Serializer};
+use serde::{Deserialize, Serialize};
+
+use super::{bounded, de_opt_time, objects_only, ser_opt_time, ser_time};
+use crate::domain::campaign::{Campaign, CampaignInput, Query, QueryInput, MAX_QUERIES};
+
+fn de_queries<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<QueryIn>>, D::Error> {
+    bounded(d, MAX_QUERIES, "vocabulary.queries")
+}
+
+// ---- vocabulary
+
+/// `{"queries": [{"exact": "flu"}, {"terms": ["flu", "fever"]}]}`
+pub struct VocabularyOut<'a>(pub &'a [Query]);
+
+impl Serialize for VocabularyOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(1))?;
+        map.serialize_entry("queries", &QueriesOut(self.0))?;
+        map.end()
+    }
+}
+
+struct QueriesOut<'a>(&'a [Query]);
+
+impl Serialize for QueriesOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for q in self.0 {
+            seq.serialize_element(&QueryOut(q))?;
+        }
+        seq.end()
+    }
+}
+
+struct QueryOut<'a>(&'a Query);
+
+impl Serialize for QueryOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(1))?;
+        match self.0 {
+            Query::Exact(text) => map.serialize_entry("exact", text)?,
+            Query::Terms(terms) => map.serialize_entry("terms", terms)?,
+        }
+        map.end()
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default, expecting = "a JSON object")]
+pub struct QueryIn {
+    pub exact: Option<String>,
+    pub terms: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default, expecting = "a JSON object")]
+pub struct VocabularyIn {
+    #[serde(deserialize_with = "de_queries")]
+    pub queries: Option<Vec<QueryIn>>,
+}
+
+// ---- campaigns
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CampaignOut<'a> {
+    pub name: &'a str,
+    #[serde(serialize_with = "ser_time")]
+    pub create_time: DateTime<Utc>,
+    pub display_name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notes: Option<&'a str>,
+    pub vocabulary: VocabularyOut<'a>,
+    #[serde(
+        serialize_with = "ser_opt_time",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub start_time: Option<DateTime<Utc>>,
+    #[serde(
+        serialize_with = "ser_opt_time",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub end_time: Option<DateTime<Utc>>,
+    pub delay: i32,
+    pub grace_delay: i32,
+    pub group_size: i32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sampling_rate: Option<f64>,
+    pub collect_encrypted: bool,
+    pub collect_raw: bool,
+    pub started: bool,
+    pub completed: bool,
+    pub active: bool,
+}
+
+impl<'a> CampaignOut<'a> {
+    /// The campaign as of `now`; with an empty vocabulary when `with_vocabulary` is false (the
+    /// list view).
+    pub fn new(c: &'a Campaign, now: DateTime<Utc>, with_vocabulary: bool) -> Self {
+        CampaignOut {
+            name: &c.name,
+            create_time: c.create_time,
+            display_name: &c.display_name,
+            email: c.email.as_deref(),
+            notes: c.notes.as_deref(),
+            vocabulary: VocabularyOut(if with_vocabulary {
+                &c.vocabulary.queries
+            } else {
+                &[]
+            }),
+            start_time: c.start_time,
+            end_time: c.end_time,
+            delay: c.delay,
+            grace_delay: c.grace_delay,
+            group_size: c.group_size,
+            sampling_rate: c.sampling_rate,
+            collect_encrypted: c.collect_encrypted,
+            collect_raw: c.collect_raw,
+            started: c.started(now),
+            completed: c.completed(now),
+            active: c.active(now),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct CampaignList<'a> {
+    pub campaigns: Vec<CampaignOut<'a>>,
+}
+
+/// The editable fields of a campaign; read-only ones (name, createTime, started…) are ignored.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default, expecting = "a JSON object")]
+pub struct CampaignIn {
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+    pub notes: Option<String>,
+    #[serde(deserialize_with = "objects_only")]
+    pub vocabulary: Option<VocabularyIn>,
+    #[serde(deserialize_with = "de_opt_time")]
+    pub start_time: Option<DateTime<Utc>>,
+    #[serde(deserialize_with = "de_opt_time")]
+    pub end_time: Option<DateTime<Utc>>,
+    pub delay: Option<i64>,
+    pub grace_delay: Option<i64>,
+    pub group_size: Option<i64>,
+    pub sampling_rate: Option<f64>,
+    pub collect_encrypted: Option<bool>,
+    pub collect_raw: Option<bool>,
+}
+
+impl From<CampaignIn> for CampaignInput {
+    fn from(c: CampaignIn) -> Self {
+        CampaignInput {
+            display_name: c.display_name,
+            email: c.email,
+            notes: c.notes,
+            vocabulary: c.vocabulary.and_then(|v| v.queries).map(|qs| {
+                qs.into_iter()
+                    .map(|q| QueryInput {
+                        exact: q.exact,
+                        terms: q.terms,
+                    })
+                    .collect()
+            }),
+            start_time: c.start_time,
+            end_time: c.end_time,
+            delay: c.delay,
+            grace_delay: c.grace_delay,
+            group_size: c.group_size,
+            sampling_rate: c.sampling_rate,
+            collect_encrypted: c.collect_encrypted,
+            collect_raw: c.collect_raw,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::http::dto::format_time;
+
+    #[test]
+    fn campaign_input_reads_both_time_forms_null_and_ignores_unknown_fields() {
+        let c: CampaignIn = serde_json::from_str(
+            r#"{"displayName":"x","startTime":"2018-05-11T15:00:00+01:00",
+                "endTime":1526000000123,"email":null,"started":true,"whatever":{"a":1}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            c.start_time.map(|t| format_time(&t)).as_deref(),
+            Some("2018-05-11T14:00:00.000Z")
+        );
+        assert_eq!(
+            c.end_time.map(|t| format_time(&t)).as_deref(),
+            Some("2018-05-11T00:53:20.123Z")
+        );
+        assert_eq!(c.email, None);
+        let e = serde_json::from_str::<CampaignIn>(r#"{"startTime":"soon"}"#).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid value: string \"soon\", expected an RFC 3339 time or an integer of epoch \
+             milliseconds at line 1 column 19"
+        );
+    }
+
+    #[test]
+    fn vocabulary_is_written_as_exact_or_terms_queries() {
+        let queries = vec![
+            Query::Exact("flu".into()),
+            Query::Terms(vec!["flu".into(), "fever".into()]),
+        ];
+        assert_eq!(
+            serde_json::to_string(&VocabularyOut(&queries)).unwrap(),
+            r#"{"queries":[{"exact":"flu"},{"terms":["flu","fever"]}]}"#
+        );
+    }
+}

@@ -1,0 +1,71 @@
+//! A campaign's results, one aggregation per day, and the rows of its export.
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use crate::domain::export::ExportRow;
+use crate::domain::sketch::Aggregation;
+use crate::domain::time::Day;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatsOut {
+    pub active_count: u64,
+    pub submitted_count: u64,
+    pub decrypted_count: u64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AggregationOut<'a> {
+    pub name: String,
+    pub campaign_name: &'a str,
+    pub day: Day,
+    pub stats: StatsOut,
+    pub decrypted_values: &'a [i64],
+    pub raw_values: &'a [i64],
+}
+
+impl<'a> AggregationOut<'a> {
+    /// With its values, or with both value lists emptied (the list view).
+    pub fn new(a: &'a Aggregation, with_values: bool) -> Self {
+        AggregationOut {
+            name: a.name(),
+            campaign_name: &a.campaign_name,
+            day: a.day,
+            stats: StatsOut {
+                active_count: a.stats.active_count,
+                submitted_count: a.stats.submitted_count,
+                decrypted_count: a.stats.decrypted_count,
+            },
+            decrypted_values: if with_values {
+                &a.decrypted_values
+            } else {
+                &[]
+            },
+            raw_values: if with_values { &a.raw_values } else { &[] },
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct ResultList<'a> {
+    pub results: Vec<AggregationOut<'a>>,
+}
+
+#[derive(Serialize)]
+pub struct ExportRowOut<'a> {
+    pub date: NaiveDate,
+    pub query: &'a str,
+    pub count: i64,
+}
+
+impl<'a> From<&'a ExportRow> for ExportRowOut<'a> {
+    fn from(r: &'a ExportRow) -> Self {
+        ExportRowOut {
+            date: r.date,
+            query: &r.query,
+            count: r.count,
+        }
+    }
+}
