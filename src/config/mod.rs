@@ -4,9 +4,11 @@
 //!
 //! Here: what the command line asks for (`Invocation`, `parse`). The pieces: `table` (every
 //! setting, its default and help), `cli` (the flags), `layers` (the figment layering),
-//! `settings` (the resolved `Settings`), `values` (the value types and their parsers).
+//! `settings` (the resolved `Settings`), `values` (the value types and their parsers), `de` (how
+//! `Settings` fields are deserialised from them).
 
 mod cli;
+mod de;
 mod layers;
 mod settings;
 mod table;

@@ -9,8 +9,9 @@ use ipnet::IpNet;
 use secrecy::SecretString;
 use serde::Deserialize;
 
+use super::de;
 use super::layers::{file_layer, resolve};
-use super::values::{self, GeocoderKind, HostPort, LogLevel, Span};
+use super::values::{GeocoderKind, HostPort, LogLevel, Span};
 use super::ConfigError;
 use crate::domain::grouping::GroupStrategy;
 
@@ -18,66 +19,63 @@ use crate::domain::grouping::GroupStrategy;
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
-    #[serde(rename = "http.port", deserialize_with = "values::host_port")]
+    #[serde(rename = "http.port", deserialize_with = "de::host_port")]
     pub http_port: HostPort,
-    #[serde(rename = "admin.port", deserialize_with = "values::host_port")]
+    #[serde(rename = "admin.port", deserialize_with = "de::host_port")]
     pub admin_port: HostPort,
     #[serde(
         rename = "api.access_token",
         default,
-        deserialize_with = "values::opt_secret"
+        deserialize_with = "de::opt_secret"
     )]
     pub api_access_token: Option<SecretString>,
-    #[serde(default, deserialize_with = "values::opt_server")]
+    #[serde(default, deserialize_with = "de::opt_server")]
     pub mysql_server: Option<HostPort>,
-    #[serde(deserialize_with = "values::string")]
+    #[serde(deserialize_with = "de::string")]
     pub mysql_user: String,
-    #[serde(deserialize_with = "values::secret")]
+    #[serde(deserialize_with = "de::secret")]
     pub mysql_password: SecretString,
-    #[serde(deserialize_with = "values::database")]
+    #[serde(deserialize_with = "de::database")]
     pub mysql_database: String,
-    #[serde(deserialize_with = "values::geocoder")]
+    #[serde(deserialize_with = "de::geocoder")]
     pub geocoder: GeocoderKind,
-    #[serde(rename = "geocoder.maxmind_db", deserialize_with = "values::path")]
+    #[serde(rename = "geocoder.maxmind_db", deserialize_with = "de::path")]
     pub geocoder_maxmind_db: PathBuf,
-    #[serde(default, deserialize_with = "values::opt_server")]
+    #[serde(default, deserialize_with = "de::opt_server")]
     pub datadog_server: Option<HostPort>,
-    #[serde(deserialize_with = "values::strategy")]
+    #[serde(deserialize_with = "de::strategy")]
     pub groups: GroupStrategy,
-    #[serde(deserialize_with = "values::time_zone")]
+    #[serde(deserialize_with = "de::time_zone")]
     pub timezone: chrono_tz::Tz,
-    #[serde(deserialize_with = "values::span")]
+    #[serde(deserialize_with = "de::span")]
     pub prune_threshold: Span,
-    #[serde(deserialize_with = "values::boolean")]
+    #[serde(deserialize_with = "de::boolean")]
     pub testing_mode: bool,
-    #[serde(deserialize_with = "values::log_level")]
+    #[serde(deserialize_with = "de::log_level")]
     pub log_level: LogLevel,
-    #[serde(rename = "http.trusted_proxies", deserialize_with = "values::cidrs")]
+    #[serde(rename = "http.trusted_proxies", deserialize_with = "de::cidrs")]
     pub http_trusted_proxies: Vec<IpNet>,
-    #[serde(rename = "http.header_timeout", deserialize_with = "values::span")]
+    #[serde(rename = "http.header_timeout", deserialize_with = "de::span")]
     pub http_header_timeout: Span,
-    #[serde(rename = "http.body_timeout", deserialize_with = "values::span")]
+    #[serde(rename = "http.body_timeout", deserialize_with = "de::span")]
     pub http_body_timeout: Span,
-    #[serde(rename = "http.max_connections", deserialize_with = "values::positive")]
+    #[serde(rename = "http.max_connections", deserialize_with = "de::positive")]
     pub http_max_connections: u32,
-    #[serde(
-        rename = "http.rate_limit.register",
-        deserialize_with = "values::count"
-    )]
+    #[serde(rename = "http.rate_limit.register", deserialize_with = "de::count")]
     pub http_rate_limit_register: u32,
     #[serde(
         rename = "http.rate_limit.register_burst",
-        deserialize_with = "values::positive"
+        deserialize_with = "de::positive"
     )]
     pub http_rate_limit_register_burst: u32,
-    #[serde(rename = "http.rate_limit.ping", deserialize_with = "values::count")]
+    #[serde(rename = "http.rate_limit.ping", deserialize_with = "de::count")]
     pub http_rate_limit_ping: u32,
     #[serde(
         rename = "http.rate_limit.ping_burst",
-        deserialize_with = "values::positive"
+        deserialize_with = "de::positive"
     )]
     pub http_rate_limit_ping_burst: u32,
-    #[serde(default, deserialize_with = "values::opt_path")]
+    #[serde(default, deserialize_with = "de::opt_path")]
     pub config: Option<PathBuf>,
     /// `SENTRY_DSN`: errors are reported to Sentry when set.
     #[serde(skip)]
