@@ -3,6 +3,7 @@
 //! scheduler, and shuts everything down in order on SIGTERM/SIGINT.
 
 mod healthcheck;
+mod runner;
 pub mod scheduler;
 pub mod serve;
 pub mod telemetry;
@@ -30,6 +31,7 @@ use serve::{serve, ServeOptions};
 use wiring::access_token;
 
 pub use healthcheck::healthcheck;
+pub use runner::main_with;
 pub use wiring::{
     api_limits, build_description, build_geocoder, build_metrics, build_storage, check,
     serve_options, Overrides, Parts,
