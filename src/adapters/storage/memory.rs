@@ -2,10 +2,10 @@
 //! suite. Indexed for every query the services make; nothing on a hot path scans all rows.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::domain::campaign::Campaign;
 use crate::domain::client::{Activity, Client, ClientDetails};
@@ -136,14 +136,12 @@ impl MemoryStorage {
         Self::default()
     }
 
-    // A panic while holding the lock cannot leave an entry half-written (every write is a
-    // single-step insert or a sequence that never panics), so a poisoned lock is still usable.
     fn read(&self) -> RwLockReadGuard<'_, Inner> {
-        self.inner.read().unwrap_or_else(|e| e.into_inner())
+        self.inner.read()
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, Inner> {
-        self.inner.write().unwrap_or_else(|e| e.into_inner())
+        self.inner.write()
     }
 }
 

@@ -8,11 +8,12 @@ pub mod migrate;
 mod queries;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use parking_lot::{Mutex, MutexGuard};
 use r2d2_mysql::mysql::consts::CapabilityFlags;
 use r2d2_mysql::mysql::prelude::Queryable;
 use r2d2_mysql::mysql::{Conn, Opts, OptsBuilder};
@@ -249,8 +250,8 @@ impl MysqlStorage {
     }
 }
 
-fn lock(m: &Mutex<String>) -> std::sync::MutexGuard<'_, String> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
+fn lock(m: &Mutex<String>) -> MutexGuard<'_, String> {
+    m.lock()
 }
 
 /// Connects and migrates until it succeeds or the storage is dropped, waiting 250 ms, then
