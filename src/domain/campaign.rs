@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::error::{DomainError, Errors};
+use super::error::{Errors, Invalid};
 use super::time::{Calendar, Day};
 
 pub const MAX_NAME_LEN: usize = 255;
@@ -219,7 +219,7 @@ fn validate_query(errors: &mut Errors, index: usize, query: &QueryInput) -> Opti
 }
 
 /// Validates a campaign as received, reporting every problem at once, and applies defaults.
-pub fn validate(input: &CampaignInput) -> Result<CampaignFields, DomainError> {
+pub fn validate(input: &CampaignInput) -> Result<CampaignFields, Invalid> {
     let mut errors = Errors::default();
     let display_name = input.display_name.clone().unwrap_or_default();
     if display_name.trim().is_empty() {
@@ -287,7 +287,7 @@ pub fn validate_update(
     current: &Campaign,
     new: &CampaignFields,
     now: DateTime<Utc>,
-) -> Result<(), DomainError> {
+) -> Result<(), Invalid> {
     let mut errors = Errors::default();
     if current.started(now) {
         let frozen = "cannot be changed once the campaign has started";
@@ -342,9 +342,9 @@ mod tests {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
     }
 
-    fn messages(r: Result<CampaignFields, DomainError>) -> Vec<String> {
+    fn messages(r: Result<CampaignFields, Invalid>) -> Vec<String> {
         match r {
-            Err(DomainError::Invalid(errs)) => errs.iter().map(FieldError::to_string).collect(),
+            Err(Invalid(errs)) => errs.iter().map(FieldError::to_string).collect(),
             other => panic!("expected invalid, got {other:?}"),
         }
     }
@@ -536,8 +536,7 @@ mod tests {
     fn update_messages(current: &Campaign, new: &CampaignFields, now: &str) -> Vec<String> {
         match validate_update(current, new, t(now)) {
             Ok(()) => vec![],
-            Err(DomainError::Invalid(errs)) => errs.iter().map(FieldError::to_string).collect(),
-            Err(e) => panic!("{e:?}"),
+            Err(Invalid(errs)) => errs.iter().map(FieldError::to_string).collect(),
         }
     }
 

@@ -2,7 +2,7 @@
 
 use pdd_server::domain::campaign::CampaignInput;
 use pdd_server::domain::service::jobs::JobKind;
-use pdd_server::domain::DomainError;
+use pdd_server::domain::service::ServiceError;
 
 use crate::support::*;
 
@@ -121,7 +121,10 @@ async fn campaign_update_rules_before_start_after_start_and_after_completion() {
     assert_eq!(updated.notes.as_deref(), Some("finished"));
 
     let unknown = w.services.campaigns.update("nope", original).await;
-    assert!(matches!(unknown, Err(DomainError::NotFound)), "{unknown:?}");
+    assert!(
+        matches!(unknown, Err(ServiceError::NotFound)),
+        "{unknown:?}"
+    );
 }
 
 #[tokio::test]
@@ -148,7 +151,7 @@ async fn deleting_an_active_campaign_needs_force_and_removes_results_and_sketche
     w.set(on_day(2, "09:00"));
     let refused = w.services.campaigns.delete(&active.name, false).await;
     assert!(
-        matches!(refused, Err(DomainError::Conflict(_))),
+        matches!(refused, Err(ServiceError::Conflict(_))),
         "{refused:?}"
     );
     assert!(w.services.campaigns.get(&active.name).await.is_ok());
@@ -160,11 +163,11 @@ async fn deleting_an_active_campaign_needs_force_and_removes_results_and_sketche
         .unwrap();
     assert!(matches!(
         w.services.campaigns.get(&active.name).await,
-        Err(DomainError::NotFound)
+        Err(ServiceError::NotFound)
     ));
     assert!(matches!(
         w.services.campaigns.results(&active.name).await,
-        Err(DomainError::NotFound)
+        Err(ServiceError::NotFound)
     ));
     assert_eq!(
         w.storage.list_aggregations(&active.name).await.unwrap(),
@@ -192,5 +195,8 @@ async fn deleting_an_active_campaign_needs_force_and_removes_results_and_sketche
         .unwrap();
     assert_eq!(w.services.campaigns.list(None).await.unwrap(), vec![]);
     let unknown = w.services.campaigns.delete(&done.name, true).await;
-    assert!(matches!(unknown, Err(DomainError::NotFound)), "{unknown:?}");
+    assert!(
+        matches!(unknown, Err(ServiceError::NotFound)),
+        "{unknown:?}"
+    );
 }

@@ -23,9 +23,9 @@ use pdd_server::domain::grouping::GroupStrategy;
 use pdd_server::domain::service::jobs::{JobKind, JobReport};
 use pdd_server::domain::service::ping::{Command, PingInput, PingResponse};
 use pdd_server::domain::service::sketches::SubmissionInput;
+use pdd_server::domain::service::ServiceError;
 use pdd_server::domain::service::{Context, Services};
 use pdd_server::domain::time::Calendar;
-use pdd_server::domain::DomainError;
 use pdd_server::ports::Storage;
 
 pub struct World {
@@ -146,7 +146,7 @@ impl World {
         sketch: &str,
         encrypted: Option<Vec<String>>,
         raw: Option<Vec<i64>>,
-    ) -> Result<(), DomainError> {
+    ) -> Result<(), ServiceError> {
         self.services
             .sketches
             .submit(
@@ -310,9 +310,9 @@ pub fn rng() -> StdRng {
 }
 
 /// The field errors of an `Invalid` answer, as `field: message` lines.
-pub fn invalid(result: Result<impl std::fmt::Debug, DomainError>) -> Vec<String> {
+pub fn invalid(result: Result<impl std::fmt::Debug, ServiceError>) -> Vec<String> {
     match result {
-        Err(DomainError::Invalid(errors)) => errors.iter().map(|e| e.to_string()).collect(),
+        Err(ServiceError::Invalid(errors)) => errors.iter().map(|e| e.to_string()).collect(),
         other => panic!("expected invalid input, got {other:?}"),
     }
 }

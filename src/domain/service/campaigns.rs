@@ -3,13 +3,12 @@
 use std::sync::Arc;
 
 use super::catalog::CampaignCatalog;
+use super::error::ServiceError;
 use super::Context;
 use crate::domain::campaign::{self, Campaign, CampaignInput};
-use crate::domain::error::DomainError;
 use crate::domain::export::{export_rows, ExportRow};
 use crate::domain::sketch::Aggregation;
 use crate::domain::time::{millis, Day};
-use crate::ports::StorageError;
 
 #[derive(Clone)]
 pub struct CampaignService {
@@ -44,7 +43,7 @@ impl CampaignService {
         &self.ctx
     }
 
-    pub async fn create(&self, input: CampaignInput) -> Result<Campaign, DomainError> {
+    pub async fn create(&self, input: CampaignInput) -> Result<Campaign, ServiceError> {
         let fields = campaign::validate(&with_millis(input))?;
         let campaign = fields.into_campaign(self.ctx.random.uuid(), self.ctx.now());
         self.ctx.storage.create_campaign(&campaign).await?;
@@ -52,16 +51,16 @@ impl CampaignService {
         Ok(campaign)
     }
 
-    pub async fn get(&self, name: &str) -> Result<Campaign, DomainError> {
+    pub async fn get(&self, name: &str) -> Result<Campaign, ServiceError> {
         self.ctx
             .storage
             .get_campaign(name)
             .await?
-            .ok_or(DomainError::NotFound)
+            .ok_or(ServiceError::NotFound)
     }
 
     /// Campaigns newest first, optionally only those (not) active now.
-    pub async fn list(&self, active: Option<bool>) -> Result<Vec<Campaign>, DomainError> {
+    pub async fn list(&self, active: Option<bool>) -> Result<Vec<Campaign>, ServiceError> {
         let now = self.ctx.now();
         let mut campaigns = self.ctx.storage.list_campaigns().await?;
         if let Some(active) = active {
@@ -70,37 +69,32 @@ impl CampaignService {
         Ok(campaigns)
     }
 
-    pub async fn update(&self, name: &str, input: CampaignInput) -> Result<Campaign, DomainError> {
+    pub async fn update(&self, name: &str, input: CampaignInput) -> Result<Campaign, ServiceError> {
         let current = self.get(name).await?;
         let fields = campaign::validate(&with_millis(input))?;
         campaign::validate_update(&current, &fields, self.ctx.now())?;
         let updated = fields.into_campaign(current.name, current.create_time);
         let result = self.ctx.storage.replace_campaign(&updated).await;
         self.catalog.invalidate();
-        match result {
-            Err(StorageError::NotFound) => Err(DomainError::NotFound),
-            other => other.map(|_| updated).map_err(Into::into),
-        }
+        result?;
+        Ok(updated)
     }
 
     /// Deletes a campaign with its results and sketches; an active one only with `force`.
-    pub async fn delete(&self, name: &str, force: bool) -> Result<(), DomainError> {
+    pub async fn delete(&self, name: &str, force: bool) -> Result<(), ServiceError> {
         let current = self.get(name).await?;
         if current.active(self.ctx.now()) && !force {
-            return Err(DomainError::Conflict(
+            return Err(ServiceError::Conflict(
                 "campaign is active; delete it with force=true".into(),
             ));
         }
         let result = self.ctx.storage.delete_campaign(name).await;
         self.catalog.invalidate();
-        match result {
-            Err(StorageError::NotFound) => Err(DomainError::NotFound),
-            other => other.map_err(Into::into),
-        }
+        Ok(result?)
     }
 
     /// The campaign's results, newest day first.
-    pub async fn results(&self, name: &str) -> Result<(Campaign, Vec<Aggregation>), DomainError> {
+    pub async fn results(&self, name: &str) -> Result<(Campaign, Vec<Aggregation>), ServiceError> {
         let campaign = self.get(name).await?;
         let results = self.ctx.storage.list_aggregations(name).await?;
         Ok((campaign, results))
@@ -110,14 +104,14 @@ impl CampaignService {
         &self,
         name: &str,
         day: Day,
-    ) -> Result<(Campaign, Aggregation), DomainError> {
+    ) -> Result<(Campaign, Aggregation), ServiceError> {
         let campaign = self.get(name).await?;
         let result = self
             .ctx
             .storage
             .get_aggregation(name, day)
             .await?
-            .ok_or(DomainError::NotFound)?;
+            .ok_or(ServiceError::NotFound)?;
         Ok((campaign, result))
     }
 
@@ -126,7 +120,7 @@ impl CampaignService {
         &self,
         name: &str,
         day: Option<Day>,
-    ) -> Result<Vec<ExportRow>, DomainError> {
+    ) -> Result<Vec<ExportRow>, ServiceError> {
         let (campaign, results) = match day {
             Some(day) => {
                 let (c, r) = self.result(name, day).await?;
@@ -137,7 +131,7 @@ impl CampaignService {
         Ok(export_rows(&campaign, &results, &self.ctx.calendar))
     }
 
-    pub async fn stats(&self) -> Result<Stats, DomainError> {
+    pub async fn stats(&self) -> Result<Stats, ServiceError> {
         let active_campaigns = self.list(Some(true)).await?.len() as u64;
         let active_clients = self.ctx.storage.count_clients().await?;
         self.ctx.metrics.gauges(active_clients, active_campaigns);

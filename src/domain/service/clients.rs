@@ -2,11 +2,11 @@
 
 use chrono::{DateTime, Duration};
 
+use super::error::ServiceError;
 use super::Context;
 use crate::domain::client::{self, Activity, Client, ClientDetails, ClientInput};
-use crate::domain::error::{DomainError, Errors};
+use crate::domain::error::Errors;
 use crate::ports::storage::ClientCursor;
-use crate::ports::StorageError;
 
 pub const DEFAULT_PAGE: usize = 1000;
 pub const MAX_PAGE: usize = 10_000;
@@ -39,7 +39,7 @@ impl ClientService {
         ClientService { ctx }
     }
 
-    pub async fn register(&self, input: ClientInput) -> Result<Client, DomainError> {
+    pub async fn register(&self, input: ClientInput) -> Result<Client, ServiceError> {
         let valid = client::validate_registration(&input)?;
         let client = Client {
             name: self.ctx.random.uuid(),
@@ -58,34 +58,28 @@ impl ClientService {
         &self,
         name: &str,
         external_name: Option<String>,
-    ) -> Result<Client, DomainError> {
+    ) -> Result<Client, ServiceError> {
         let mut errors = Errors::default();
         client::check_external_name(&mut errors, external_name.as_deref());
         errors.into_result()?;
         let mut client = self.get(name).await?.client;
         if external_name.is_some() {
             client.external_name = external_name;
-            match self.ctx.storage.replace_client(&client).await {
-                Err(StorageError::NotFound) => return Err(DomainError::NotFound),
-                other => other?,
-            }
+            self.ctx.storage.replace_client(&client).await?;
         }
         Ok(client)
     }
 
-    pub async fn delete(&self, name: &str) -> Result<(), DomainError> {
-        match self.ctx.storage.delete_client(name).await {
-            Err(StorageError::NotFound) => Err(DomainError::NotFound),
-            other => other.map_err(Into::into),
-        }
+    pub async fn delete(&self, name: &str) -> Result<(), ServiceError> {
+        Ok(self.ctx.storage.delete_client(name).await?)
     }
 
-    pub async fn get(&self, name: &str) -> Result<ClientDetails, DomainError> {
+    pub async fn get(&self, name: &str) -> Result<ClientDetails, ServiceError> {
         self.ctx
             .storage
             .get_client(name)
             .await?
-            .ok_or(DomainError::NotFound)
+            .ok_or(ServiceError::NotFound)
     }
 
     /// A page of clients, newest first. `limit` defaults to 1000 and may not exceed 10,000.
@@ -93,7 +87,7 @@ impl ClientService {
         &self,
         limit: Option<usize>,
         page_token: Option<&str>,
-    ) -> Result<ClientPage, DomainError> {
+    ) -> Result<ClientPage, ServiceError> {
         let mut errors = Errors::default();
         let limit = limit.unwrap_or(DEFAULT_PAGE);
         if limit == 0 || limit > MAX_PAGE {
@@ -132,13 +126,13 @@ impl ClientService {
         &self,
         client: Option<&str>,
         tail: Option<u32>,
-    ) -> Result<Vec<Activity>, DomainError> {
+    ) -> Result<Vec<Activity>, ServiceError> {
         if let Some(name) = client {
             self.get(name).await?;
         }
         let since = match tail {
             None => None,
-            Some(0) => return Err(DomainError::invalid("tail", "should be at least 1")),
+            Some(0) => return Err(ServiceError::invalid("tail", "should be at least 1")),
             Some(n) => {
                 let cal = &self.ctx.calendar;
                 let days_back = Duration::days(i64::from(n.min(100_000)) - 1);

@@ -11,9 +11,9 @@ use std::time::Instant;
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use tracing::{info, warn};
 
+use super::error::ServiceError;
 use super::Context;
 use crate::domain::campaign::Campaign;
-use crate::domain::error::DomainError;
 use crate::domain::grouping::{self, GroupStrategy};
 use crate::domain::sketch::{self, Group, Sketch};
 use crate::domain::time::{Calendar, Day};
@@ -151,7 +151,7 @@ impl JobService {
 
     /// Runs `job` as if fired at `at`. Fails only when the campaigns cannot be listed; a failure
     /// for one campaign is logged, reported in `failed` and does not stop the others.
-    pub async fn run(&self, job: JobKind, at: DateTime<Utc>) -> Result<JobReport, DomainError> {
+    pub async fn run(&self, job: JobKind, at: DateTime<Utc>) -> Result<JobReport, ServiceError> {
         let started = Instant::now();
         let result = match job {
             JobKind::AggregateSketches => self.per_campaign(job, at).await,
@@ -183,7 +183,7 @@ impl JobService {
         &self,
         job: JobKind,
         at: DateTime<Utc>,
-    ) -> Result<JobReport, DomainError> {
+    ) -> Result<JobReport, ServiceError> {
         let mut report = JobReport::default();
         for campaign in self.ctx.storage.list_campaigns().await? {
             if self.stopping() {
@@ -208,7 +208,7 @@ impl JobService {
         campaign: &Campaign,
         at: DateTime<Utc>,
         report: &mut JobReport,
-    ) -> Result<(), DomainError> {
+    ) -> Result<(), ServiceError> {
         let cal = &self.ctx.calendar;
         let Some(start) = campaign.start_time else {
             return Ok(());
@@ -323,7 +323,7 @@ impl JobService {
         campaign: &Campaign,
         at: DateTime<Utc>,
         report: &mut JobReport,
-    ) -> Result<(), DomainError> {
+    ) -> Result<(), ServiceError> {
         let cal = &self.ctx.calendar;
         let Some(start) = campaign.start_time else {
             return Ok(());
@@ -357,7 +357,7 @@ impl JobService {
         Ok(())
     }
 
-    async fn prune(&self, at: DateTime<Utc>) -> Result<JobReport, DomainError> {
+    async fn prune(&self, at: DateTime<Utc>) -> Result<JobReport, ServiceError> {
         let mut report = JobReport::default();
         let pruned = self
             .ctx
@@ -369,7 +369,7 @@ impl JobService {
         Ok(report)
     }
 
-    async fn collect_garbage(&self, at: DateTime<Utc>) -> Result<JobReport, DomainError> {
+    async fn collect_garbage(&self, at: DateTime<Utc>) -> Result<JobReport, ServiceError> {
         let cal = self.ctx.calendar;
         let storage = &self.ctx.storage;
         let mut report = JobReport::default();

@@ -3,6 +3,7 @@
 pub mod campaigns;
 pub mod catalog;
 pub mod clients;
+pub mod error;
 pub mod jobs;
 pub mod ping;
 pub mod sketches;
@@ -14,6 +15,8 @@ use chrono::{DateTime, Utc};
 use super::grouping::GroupStrategy;
 use super::time::{millis, Calendar};
 use crate::ports::{Clock, Geocoder, Metrics, Random, Storage};
+
+pub use error::ServiceError;
 
 /// The ports and settings every service reads; cheap to clone.
 #[derive(Clone)]

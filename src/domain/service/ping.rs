@@ -8,10 +8,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 
 use super::catalog::{CampaignCatalog, Snapshot};
+use super::error::ServiceError;
 use super::Context;
 use crate::domain::campaign::Vocabulary;
 use crate::domain::client::{self, Activity};
-use crate::domain::error::DomainError;
 use crate::domain::sketch::OpenSketch;
 use crate::domain::time::Day;
 
@@ -58,7 +58,7 @@ impl PingService {
         PingService { ctx, catalog }
     }
 
-    pub async fn ping(&self, client: &str, input: PingInput) -> Result<PingResponse, DomainError> {
+    pub async fn ping(&self, client: &str, input: PingInput) -> Result<PingResponse, ServiceError> {
         client::validate_ping(
             input.extension_version.as_deref(),
             input.timezone.as_deref(),
@@ -76,7 +76,7 @@ impl PingService {
             .storage
             .record_ping(&activity)
             .await?
-            .ok_or(DomainError::NotFound)?;
+            .ok_or(ServiceError::NotFound)?;
         let catalog = self.catalog.snapshot(self.ctx.storage.as_ref()).await?;
         let response = self.respond(open, &catalog, now);
         self.ctx.metrics.ping_served(response.submit.len());

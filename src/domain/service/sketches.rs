@@ -1,9 +1,10 @@
 //! Sketch submission: checks a client's (blinded) counts and folds them into its group's
 //! running sum. Individual vectors are never stored.
 
+use super::error::ServiceError;
 use super::Context;
 use crate::domain::crypto;
-use crate::domain::error::{DomainError, Errors};
+use crate::domain::error::Errors;
 use crate::domain::sketch::Submission;
 use crate::ports::storage::SubmitOutcome;
 use crate::ports::RejectReason;
@@ -19,11 +20,11 @@ pub struct SketchService {
     ctx: Context,
 }
 
-fn reason(e: &DomainError) -> RejectReason {
+fn reason(e: &ServiceError) -> RejectReason {
     match e {
-        DomainError::NotFound => RejectReason::NotFound,
-        DomainError::AlreadySubmitted => RejectReason::AlreadySubmitted,
-        DomainError::WindowClosed => RejectReason::WindowClosed,
+        ServiceError::NotFound => RejectReason::NotFound,
+        ServiceError::AlreadySubmitted => RejectReason::AlreadySubmitted,
+        ServiceError::WindowClosed => RejectReason::WindowClosed,
         _ => RejectReason::Invalid,
     }
 }
@@ -33,33 +34,34 @@ impl SketchService {
         SketchService { ctx }
     }
 
-    pub async fn submit(&self, name: &str, input: SubmissionInput) -> Result<(), DomainError> {
+    pub async fn submit(&self, name: &str, input: SubmissionInput) -> Result<(), ServiceError> {
         let result = self.try_submit(name, input).await;
         match &result {
             Ok(()) => self.ctx.metrics.sketch_accepted(),
-            Err(DomainError::Storage(_)) => {}
+            // Not the client's doing: nothing to count against it.
+            Err(ServiceError::Unavailable(_) | ServiceError::Failure(_)) => {}
             Err(e) => self.ctx.metrics.sketch_rejected(reason(e)),
         }
         result
     }
 
-    async fn try_submit(&self, name: &str, input: SubmissionInput) -> Result<(), DomainError> {
+    async fn try_submit(&self, name: &str, input: SubmissionInput) -> Result<(), ServiceError> {
         let storage = &self.ctx.storage;
         let sketch = storage
             .get_sketch(name)
             .await?
-            .ok_or(DomainError::NotFound)?;
+            .ok_or(ServiceError::NotFound)?;
         if sketch.submitted {
-            return Err(DomainError::AlreadySubmitted);
+            return Err(ServiceError::AlreadySubmitted);
         }
         let campaign = storage
             .get_campaign(&sketch.campaign_name)
             .await?
-            .ok_or(DomainError::NotFound)?;
-        let start = campaign.start_time.ok_or(DomainError::WindowClosed)?;
+            .ok_or(ServiceError::NotFound)?;
+        let start = campaign.start_time.ok_or(ServiceError::WindowClosed)?;
         let now = self.ctx.now();
         if self.ctx.calendar.relative_day(start, now) >= sketch.day + campaign.window_days() {
-            return Err(DomainError::WindowClosed);
+            return Err(ServiceError::WindowClosed);
         }
 
         let expected = sketch.queries_count as usize + 1;
@@ -102,8 +104,8 @@ impl SketchService {
         };
         match storage.submit(&submission).await? {
             SubmitOutcome::Accepted => Ok(()),
-            SubmitOutcome::NotFound => Err(DomainError::NotFound),
-            SubmitOutcome::AlreadySubmitted => Err(DomainError::AlreadySubmitted),
+            SubmitOutcome::NotFound => Err(ServiceError::NotFound),
+            SubmitOutcome::AlreadySubmitted => Err(ServiceError::AlreadySubmitted),
         }
     }
 }
