@@ -19,7 +19,6 @@ use num_bigint::{BigInt, Sign};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use pdd_server::adapters::clock::ManualClock;
 use pdd_server::adapters::geocoder::none::NoGeocoder;
 use pdd_server::adapters::metrics::noop::NoopMetrics;
 use pdd_server::adapters::random::OsRandom;
@@ -35,6 +34,7 @@ use pdd_server::domain::service::{Context, Services};
 use pdd_server::domain::sketch;
 use pdd_server::domain::time::Calendar;
 use pdd_server::ports::Storage;
+use pdd_server::testing::ManualClock;
 
 /// The server's allocator (see `src/main.rs`), counting allocations to show what a request
 /// costs besides time.

@@ -6,3 +6,5 @@ pub mod app;
 pub mod config;
 pub mod domain;
 pub mod ports;
+#[cfg(feature = "test-util")]
+pub mod testing;

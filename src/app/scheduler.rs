@@ -260,11 +260,11 @@ mod tests {
     use std::sync::Mutex;
 
     use crate::adapters::geocoder::none::NoGeocoder;
-    use crate::adapters::random::SeededRandom;
     use crate::adapters::storage::memory::MemoryStorage;
     use crate::domain::grouping::GroupStrategy;
     use crate::domain::service::Context;
     use crate::ports::Metrics;
+    use crate::testing::SeededRandom;
 
     /// A clock that follows tokio's (paused, auto-advancing) time from a fixed origin.
     struct TokioClock {
@@ -277,6 +277,10 @@ mod tests {
         fn now(&self) -> DateTime<Utc> {
             let real = self.start.elapsed() * self.speed;
             self.origin + TimeDelta::from_std(real).unwrap()
+        }
+
+        fn monotonic(&self) -> Duration {
+            self.start.elapsed()
         }
     }
 

@@ -20,7 +20,13 @@ pub trait Geocoder: Send + Sync + 'static {
 
 /// The one source of time for every component.
 pub trait Clock: Send + Sync + 'static {
+    /// The time of day and date: days, campaign windows, stored times.
     fn now(&self) -> DateTime<Utc>;
+
+    /// The time elapsed since an origin fixed when the clock was made: it never decreases,
+    /// whatever happens to `now` (set back, adjusted). For how long work takes and how old a
+    /// cached value is.
+    fn monotonic(&self) -> Duration;
 }
 
 /// Randomness the domain needs: shuffles, sampling, spreads and fresh names.

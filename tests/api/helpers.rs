@@ -14,10 +14,8 @@ use warp::http::{HeaderMap, StatusCode};
 use warp::reply::Response;
 
 use pdd_server::adapters::admin::{admin_routes, AdminState, ServerInfo};
-use pdd_server::adapters::clock::ManualClock;
 use pdd_server::adapters::http::{api_routes, ApiState, Limits};
 use pdd_server::adapters::metrics::registry::Registry;
-use pdd_server::adapters::random::SeededRandom;
 use pdd_server::adapters::storage::memory::MemoryStorage;
 use pdd_server::domain::campaign::Campaign;
 use pdd_server::domain::client::{Activity, Client, ClientDetails};
@@ -27,6 +25,8 @@ use pdd_server::domain::sketch::{Aggregation, Group, Sketch, Submission};
 use pdd_server::domain::time::{Calendar, Day};
 use pdd_server::ports::storage::{ClientCursor, DaySketches, SubmitOutcome};
 use pdd_server::ports::{Geocoder, Storage, StorageError, StorageResult};
+use pdd_server::testing::ManualClock;
+use pdd_server::testing::SeededRandom;
 
 pub const TOKEN: &str = "test-access-token-0123456789";
 

@@ -11,10 +11,8 @@ use num_bigint::{BigInt, Sign};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use pdd_server::adapters::clock::ManualClock;
 use pdd_server::adapters::geocoder::none::NoGeocoder;
 use pdd_server::adapters::metrics::noop::NoopMetrics;
-use pdd_server::adapters::random::SeededRandom;
 use pdd_server::adapters::storage::memory::MemoryStorage;
 use pdd_server::domain::campaign::{Campaign, CampaignInput, QueryInput};
 use pdd_server::domain::client::{Client, ClientInput};
@@ -27,6 +25,8 @@ use pdd_server::domain::service::ServiceError;
 use pdd_server::domain::service::{Context, Services};
 use pdd_server::domain::time::Calendar;
 use pdd_server::ports::Storage;
+use pdd_server::testing::ManualClock;
+use pdd_server::testing::SeededRandom;
 
 pub struct World {
     pub services: Services,

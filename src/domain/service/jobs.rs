@@ -6,7 +6,6 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
 
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use tracing::{info, warn};
@@ -152,14 +151,14 @@ impl JobService {
     /// Runs `job` as if fired at `at`. Fails only when the campaigns cannot be listed; a failure
     /// for one campaign is logged, reported in `failed` and does not stop the others.
     pub async fn run(&self, job: JobKind, at: DateTime<Utc>) -> Result<JobReport, ServiceError> {
-        let started = Instant::now();
+        let started = self.ctx.clock.monotonic();
         let result = match job {
             JobKind::AggregateSketches => self.per_campaign(job, at).await,
             JobKind::CreateSketches => self.per_campaign(job, at).await,
             JobKind::PruneClients => self.prune(at).await,
             JobKind::CollectGarbage => self.collect_garbage(at).await,
         };
-        let elapsed = started.elapsed();
+        let elapsed = self.ctx.clock.monotonic().saturating_sub(started);
         match &result {
             Ok(report) => {
                 self.ctx.metrics.job_run(
