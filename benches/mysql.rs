@@ -23,7 +23,7 @@ use pdd_server::domain::service::ping::PingInput;
 use pdd_server::domain::service::sketches::SubmissionInput;
 use pdd_server::domain::service::{Context, Services};
 use pdd_server::domain::time::Calendar;
-use pdd_server::ports::Storage;
+use pdd_server::ports::ClientStore;
 use pdd_server::testing::ManualClock;
 use r2d2_mysql::mysql::prelude::Queryable;
 use r2d2_mysql::mysql::{Conn, Opts, OptsBuilder, Params, Value};

@@ -263,7 +263,7 @@ mod tests {
     use crate::adapters::storage::memory::MemoryStorage;
     use crate::domain::grouping::GroupStrategy;
     use crate::domain::service::Context;
-    use crate::ports::Metrics;
+    use crate::ports::{JobLedger, Metrics};
     use crate::testing::SeededRandom;
 
     /// A clock that follows tokio's (paused, auto-advancing) time from a fixed origin.

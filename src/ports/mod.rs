@@ -8,7 +8,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-pub use storage::{Storage, StorageError, StorageResult};
+pub use storage::{
+    AggregationStore, CampaignStore, ClientStore, JobLedger, SketchStore, Storage, StorageError,
+    StorageResult,
+};
 
 /// Country of an address.
 pub trait Geocoder: Send + Sync + 'static {

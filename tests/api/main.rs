@@ -1092,6 +1092,8 @@ async fn deleting_an_active_campaign_needs_force_else_409() {
 
 // ---------------------------------------------------------------- results and export
 
+use pdd_server::ports::AggregationStore as _;
+
 /// A campaign (started 9 May, London) with results stored for days 0 and 1.
 async fn campaign_with_results(app: &App) -> String {
     let c = app
@@ -1120,8 +1122,6 @@ async fn campaign_with_results(app: &App) -> String {
     }
     name
 }
-
-use pdd_server::ports::Storage as _;
 
 #[tokio::test]
 async fn results_list_is_newest_day_first_with_values_emptied_and_a_day_has_its_values() {
