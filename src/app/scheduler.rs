@@ -325,7 +325,7 @@ mod tests {
             prune_threshold: TimeDelta::days(15),
         };
         let scheduler = Scheduler {
-            jobs: JobService::new(ctx),
+            jobs: JobService::new(&ctx),
             storage: storage.clone(),
             clock: clock.clone(),
             calendar,

@@ -58,6 +58,14 @@ pub struct Campaign {
     pub collect_raw: bool,
 }
 
+/// Where a campaign stands at one instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Status {
+    pub started: bool,
+    pub completed: bool,
+    pub active: bool,
+}
+
 impl Campaign {
     /// startTime is set and not in the future.
     pub fn started(&self, now: DateTime<Utc>) -> bool {
@@ -71,6 +79,15 @@ impl Campaign {
 
     pub fn active(&self, now: DateTime<Utc>) -> bool {
         self.started(now) && !self.completed(now)
+    }
+
+    /// Where the campaign stands at `now`.
+    pub fn status(&self, now: DateTime<Utc>) -> Status {
+        Status {
+            started: self.started(now),
+            completed: self.completed(now),
+            active: self.active(now),
+        }
     }
 
     /// The last day that gets sketches: the day containing the last instant before endTime.

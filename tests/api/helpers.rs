@@ -326,6 +326,8 @@ pub fn app_with(limits: Limits) -> App {
     });
     let admin = admin_routes(AdminState {
         services: services.clone(),
+        storage: storage.clone(),
+        clock: clock.clone(),
         registry: registry.clone(),
         info: ServerInfo {
             version: "1.2.3".into(),

@@ -71,7 +71,12 @@ impl World {
     }
 
     pub async fn campaign(&self, input: CampaignInput) -> Campaign {
-        self.services.campaigns.create(input).await.unwrap()
+        self.services
+            .campaigns
+            .create(input)
+            .await
+            .unwrap()
+            .campaign
     }
 
     /// Registers a client with the `i`-th public key.

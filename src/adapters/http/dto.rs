@@ -10,12 +10,13 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::campaign::{Campaign, CampaignInput, Query, QueryInput, MAX_QUERIES};
+use crate::domain::campaign::{CampaignInput, Query, QueryInput, MAX_QUERIES};
 use crate::domain::client::{Activity, Client, ClientDetails, ClientInput};
 use crate::domain::export::ExportRow;
 use crate::domain::service::campaigns::Stats as CampaignStats;
 use crate::domain::service::ping::{Command, PingInput, PingResponse};
 use crate::domain::service::sketches::SubmissionInput;
+use crate::domain::service::CampaignView;
 use crate::domain::sketch::Aggregation;
 use crate::domain::time::Day;
 
@@ -344,9 +345,10 @@ pub struct CampaignOut<'a> {
 }
 
 impl<'a> CampaignOut<'a> {
-    /// The campaign as of `now`; with an empty vocabulary when `with_vocabulary` is false (the
-    /// list view).
-    pub fn new(c: &'a Campaign, now: DateTime<Utc>, with_vocabulary: bool) -> Self {
+    /// The campaign with its status; with an empty vocabulary when `with_vocabulary` is false
+    /// (the list view).
+    pub fn new(view: &'a CampaignView, with_vocabulary: bool) -> Self {
+        let c = &view.campaign;
         CampaignOut {
             name: &c.name,
             create_time: c.create_time,
@@ -366,9 +368,9 @@ impl<'a> CampaignOut<'a> {
             sampling_rate: c.sampling_rate,
             collect_encrypted: c.collect_encrypted,
             collect_raw: c.collect_raw,
-            started: c.started(now),
-            completed: c.completed(now),
-            active: c.active(now),
+            started: view.status.started,
+            completed: view.status.completed,
+            active: view.status.active,
         }
     }
 }
