@@ -8,3 +8,6 @@ pub mod domain;
 pub mod ports;
 #[cfg(feature = "test-util")]
 pub mod testing;
+
+#[cfg(test)]
+mod layering_tests;
