@@ -257,7 +257,7 @@ impl Scheduler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Mutex;
+    use parking_lot::Mutex;
 
     use crate::adapters::geocoder::none::NoGeocoder;
     use crate::adapters::storage::memory::MemoryStorage;
@@ -290,7 +290,7 @@ mod tests {
 
     impl Metrics for Runs {
         fn job_run(&self, job: &str, ok: bool, _: Duration, _: u64) {
-            self.0.lock().unwrap().push((job.to_string(), ok));
+            self.0.lock().push((job.to_string(), ok));
         }
     }
 
@@ -342,12 +342,7 @@ mod tests {
     }
 
     fn names(runs: &Runs) -> Vec<String> {
-        runs.0
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(j, _)| j.clone())
-            .collect()
+        runs.0.lock().iter().map(|(j, _)| j.clone()).collect()
     }
 
     /// Records `firing` of `job` complete, as a previous run would have left it.
