@@ -94,6 +94,8 @@ impl Application {
         });
         let admin_api = admin_routes(AdminState {
             services: parts.services.clone(),
+            storage: parts.storage.clone(),
+            clock: parts.clock.clone(),
             registry: parts.registry.clone(),
             info: ServerInfo {
                 version: env!("CARGO_PKG_VERSION").to_string(),

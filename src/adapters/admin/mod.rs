@@ -20,6 +20,8 @@ use crate::adapters::http::routes::{classify_in, RouteSpec};
 use crate::adapters::metrics::registry::Registry;
 use crate::domain::service::jobs::{JobKind, JobReport};
 use crate::domain::service::Services;
+use crate::domain::time::millis;
+use crate::ports::{Clock, Storage};
 
 /// What `/admin/server_info` tells besides the uptime.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,10 +36,23 @@ pub struct ServerInfo {
     pub metrics: String,
 }
 
+/// What the admin interface works with, given when it is built.
 pub struct AdminState {
+    /// The jobs to run on demand.
     pub services: Services,
+    /// Asked whether it answers, for `/health`.
+    pub storage: Arc<dyn Storage>,
+    /// The services' clock: a job's default firing time and the uptime are read on it.
+    pub clock: Arc<dyn Clock>,
     pub registry: Arc<Registry>,
     pub info: ServerInfo,
+}
+
+impl AdminState {
+    /// Now on the services' clock, to the millisecond as they work.
+    fn now(&self) -> DateTime<Utc> {
+        millis(self.clock.now())
+    }
 }
 
 const ADMIN_ROUTES: &[RouteSpec] = &[
@@ -104,8 +119,7 @@ fn health(
         .and(warp::get())
         .and(with_state(state))
         .then(|state: Arc<AdminState>| async move {
-            let storage = &state.services.campaigns.context().storage;
-            match storage.health().await {
+            match state.storage.health().await {
                 Ok(()) => text(StatusCode::OK, "OK"),
                 Err(e) => {
                     tracing::warn!(error = %e, "health check: storage does not answer");
@@ -173,7 +187,7 @@ fn server_info(
         .and(with_state(state))
         .map(|state: Arc<AdminState>| {
             let info = &state.info;
-            let now = state.services.campaigns.context().now();
+            let now = state.now();
             let out = ServerInfoOut {
                 version: &info.version,
                 build: &info.build,
@@ -220,7 +234,7 @@ fn run_job(
                     ))));
                 };
                 let at = match params.get("at") {
-                    None => state.services.campaigns.context().now(),
+                    None => state.now(),
                     Some(t) => parse_time(t).ok_or_else(|| {
                         invalid("at", "should be an RFC 3339 time or epoch milliseconds")
                     })?,

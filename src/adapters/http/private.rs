@@ -54,11 +54,6 @@ fn body_limit(state: &ApiState) -> BodyLimit {
     }
 }
 
-/// The services' now, the instant `started`/`completed`/`active` are computed for.
-fn now(state: &ApiState) -> chrono::DateTime<chrono::Utc> {
-    state.services.campaigns.context().now()
-}
-
 /// GET /api/campaigns[?active=true|false]
 fn list_campaigns(
     state: &Arc<ApiState>,
@@ -76,11 +71,10 @@ fn list_campaigns(
                 .list(active)
                 .await
                 .map_err(reject)?;
-            let now = now(&state);
             let list = CampaignList {
                 campaigns: campaigns
                     .iter()
-                    .map(|c| CampaignOut::new(c, now, false))
+                    .map(|c| CampaignOut::new(c, false))
                     .collect(),
             };
             Ok::<_, Rejection>(json(StatusCode::OK, &list))
@@ -105,7 +99,7 @@ fn create_campaign(
                 .map_err(reject)?;
             Ok::<_, Rejection>(json(
                 StatusCode::CREATED,
-                &CampaignOut::new(&campaign, now(&state), true),
+                &CampaignOut::new(&campaign, true),
             ))
         })
 }
@@ -120,10 +114,7 @@ fn get_campaign(
         .and(with_state(state))
         .and_then(|name: String, state: Arc<ApiState>| async move {
             let campaign = state.services.campaigns.get(&name).await.map_err(reject)?;
-            Ok::<_, Rejection>(json(
-                StatusCode::OK,
-                &CampaignOut::new(&campaign, now(&state), true),
-            ))
+            Ok::<_, Rejection>(json(StatusCode::OK, &CampaignOut::new(&campaign, true)))
         })
 }
 
@@ -144,10 +135,7 @@ fn update_campaign(
                     .update(&name, body.into())
                     .await
                     .map_err(reject)?;
-                Ok::<_, Rejection>(json(
-                    StatusCode::OK,
-                    &CampaignOut::new(&campaign, now(&state), true),
-                ))
+                Ok::<_, Rejection>(json(StatusCode::OK, &CampaignOut::new(&campaign, true)))
             },
         )
 }

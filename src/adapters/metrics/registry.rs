@@ -4,8 +4,9 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::Mutex;
 use std::time::Duration;
+
+use parking_lot::Mutex;
 
 use crate::ports::{Metrics, RejectReason};
 
@@ -216,7 +217,7 @@ impl Registry {
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut BTreeMap<Key, Value>) -> T) -> T {
-        f(&mut self.series.lock().unwrap_or_else(|e| e.into_inner()))
+        f(&mut self.series.lock())
     }
 
     fn add(&self, family: usize, labels: &[&str], n: f64) {
