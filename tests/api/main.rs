@@ -1,6 +1,7 @@
 //! Route tests of the public, private and admin HTTP interfaces through `warp::test`.
 
 mod abuse;
+mod console;
 #[cfg(feature = "sentry")]
 mod error_reports;
 mod fuzz;

@@ -163,7 +163,7 @@ fn group_thousands(n: i64) -> String {
         out.push('-');
     }
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -241,9 +241,9 @@ pub fn document(title: &str, current: Nav, pages: &[Nav], body: &str) -> String 
             page.label()
         );
     }
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "</nav></header><main><h1>{}</h1>{body}</main></body></html>\n",
+        "</nav></header><main><h1>{}</h1>{body}</main></body></html>",
         esc(title)
     );
     out

@@ -115,7 +115,7 @@ pub fn jobs_page(runs: Vec<Vec<JobRun>>, calendar: &Calendar, now: DateTime<Utc>
             .iter()
             .zip(runs.into_iter().chain(std::iter::repeat_with(Vec::new)))
             .map(|(job, mut runs)| {
-                runs.sort_by(|a, b| b.started.cmp(&a.started));
+                runs.sort_by_key(|r| std::cmp::Reverse(r.started));
                 runs.truncate(RUNS);
                 JobView {
                     job: job.name(),
