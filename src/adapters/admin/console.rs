@@ -110,16 +110,22 @@ fn accept() -> impl Filter<Extract = (Accept,), Error = Rejection> + Clone {
 
 /// A POST from a page of another origin (a form on some web site the operator visits, aimed at
 /// the admin port): browsers say so in `Origin` or `Sec-Fetch-Site`; scripts send neither.
+/// An opaque `Origin: null` (sent under some referrer policies) counts as this origin only when
+/// `Sec-Fetch-Site` says `same-origin`.
 pub fn cross_site(headers: &HeaderMap) -> bool {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    if let Some(origin) = headers.get(ORIGIN).and_then(|v| v.to_str().ok()) {
+    let fetch_site = header("sec-fetch-site");
+    if let Some(origin) = header(ORIGIN.as_str()).filter(|o| *o != "null") {
         let host = headers.get(HOST).and_then(|v| v.to_str().ok());
         let authority = origin
             .strip_prefix("http://")
             .or_else(|| origin.strip_prefix("https://"));
         return authority.is_none() || authority != host;
     }
-    matches!(header("sec-fetch-site"), Some("cross-site" | "same-site"))
+    if header(ORIGIN.as_str()) == Some("null") {
+        return fetch_site != Some("same-origin");
+    }
+    matches!(fetch_site, Some("cross-site" | "same-site"))
 }
 
 pub fn forbidden_cross_site() -> Response {
@@ -443,6 +449,11 @@ mod tests {
         assert!(cross_site(&headers(&[
             ("host", "127.0.0.1:9990"),
             ("origin", "null")
+        ])));
+        assert!(!cross_site(&headers(&[
+            ("host", "127.0.0.1:9990"),
+            ("origin", "null"),
+            ("sec-fetch-site", "same-origin")
         ])));
         assert!(cross_site(&headers(&[
             ("host", "127.0.0.1:9990"),

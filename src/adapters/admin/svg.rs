@@ -110,9 +110,16 @@ pub fn line_chart(title: &str, labels: &[String], lines: &[Line<'_>]) -> String 
             if i != n - 1 && n - 1 - i < every / 2 {
                 continue;
             }
+            // The ends' labels stay inside the drawing.
+            let anchor = match i {
+                _ if n == 1 => "middle",
+                0 => "start",
+                _ if i == n - 1 => "end",
+                _ => "middle",
+            };
             let _ = write!(
                 out,
-                "<text class=\"tick\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
+                "<text class=\"tick\" x=\"{}\" y=\"{}\" text-anchor=\"{anchor}\">{}</text>",
                 coordinate(x(i)),
                 TOP + plot_h + 16.0,
                 esc(&labels[i])
