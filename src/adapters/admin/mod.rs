@@ -256,53 +256,6 @@ fn report_json(report: &JobReport) -> serde_json::Value {
     serde_json::Value::Object(map)
 }
 
-/// The page a browser's run-now form gets back: what the job did.
-fn report_page(
-    job: JobKind,
-    at: &DateTime<Utc>,
-    report: &JobReport,
-    pages: &[html::Nav],
-) -> Response {
-    use std::fmt::Write as _;
-    let mut body = format!(
-        "<p>{} ran as of {}.</p><table class=\"facts\"><tbody>",
-        html::esc(job.name()),
-        html::esc(&format_time(at))
-    );
-    for (key, n) in &report.counts {
-        let _ = write!(
-            body,
-            "<tr><th scope=\"row\">{}</th><td class=\"num\">{}</td></tr>",
-            html::esc(key),
-            html::number(*n as f64)
-        );
-    }
-    if report.counts.is_empty() {
-        body.push_str("<tr><td>nothing to do</td></tr>");
-    }
-    body.push_str("</tbody></table>");
-    if !report.failed.is_empty() {
-        let _ = write!(
-            body,
-            "<p class=\"bad\">Failed for {}.</p>",
-            html::esc(&report.failed.join(", "))
-        );
-    }
-    if report.interrupted {
-        body.push_str("<p class=\"bad\">Interrupted by shutdown.</p>");
-    }
-    body.push_str("<p><a href=\"/admin\">Back to the overview</a></p>");
-    html::html_response(
-        StatusCode::OK,
-        html::document(
-            &format!("Ran {}", job.name()),
-            html::Nav::Jobs,
-            pages,
-            &body,
-        ),
-    )
-}
-
 /// POST /admin/jobs/{job}[?at=T]: runs the job now, as if fired at T (default: now). `at` may
 /// also come in a form body; a browser (preferring HTML) gets a page back, anyone else JSON.
 fn run_job(
@@ -345,7 +298,8 @@ fn run_job(
                     .map_err(reject)?;
                 let accept = headers.get("accept").and_then(|v| v.to_str().ok());
                 Ok::<_, Rejection>(if html::wants_html(accept) {
-                    report_page(kind, &at, &report, &state.pages)
+                    let page = pages::jobs::render_report(kind, &at, &report, &state.pages);
+                    html::html_response(StatusCode::OK, page)
                 } else {
                     warp::reply::json(&report_json(&report)).into_response()
                 })

@@ -12,6 +12,7 @@ use serde::Serialize;
 use super::overview::run_form;
 use crate::adapters::admin::html::{document, esc, local_time, number, ser_time, thead, Nav};
 use crate::adapters::admin::svg::{line_chart, Line};
+use crate::adapters::http::dto::format_time;
 use crate::domain::error::DomainError;
 use crate::domain::service::jobs::{JobKind, JobReport};
 use crate::domain::time::Calendar;
@@ -234,6 +235,54 @@ pub fn render(model: &JobsPage, pages: &[Nav]) -> String {
     document("Jobs", Nav::Jobs, pages, &out)
 }
 
+/// The page a browser's run-now form gets back: what the job did, as of when.
+pub fn render_report(
+    job: JobKind,
+    at: &DateTime<Utc>,
+    report: &JobReport,
+    pages: &[Nav],
+) -> String {
+    let mut out = format!(
+        "<p>{} ran as of {}.</p><table class=\"facts\"><tbody>",
+        esc(job.name()),
+        esc(&format_time(at))
+    );
+    for (key, n) in &report.counts {
+        let _ = write!(
+            out,
+            "<tr><th scope=\"row\">{}</th><td class=\"num\">{}</td></tr>",
+            esc(key),
+            number(*n as f64)
+        );
+    }
+    if report.counts.is_empty() {
+        out.push_str("<tr><td>nothing to do</td></tr>");
+    }
+    out.push_str("</tbody></table>");
+    if !report.failed.is_empty() {
+        let _ = write!(
+            out,
+            "<p class=\"bad\">Failed for {}.</p>",
+            esc(&report.failed.join(", "))
+        );
+    }
+    if report.interrupted {
+        out.push_str("<p class=\"bad\">Interrupted by shutdown.</p>");
+    }
+    let back = if pages.contains(&Nav::Jobs) {
+        Nav::Jobs
+    } else {
+        Nav::Overview
+    };
+    let _ = write!(
+        out,
+        "<p><a href=\"{}\">Back to {}</a></p>",
+        back.path(),
+        back.label()
+    );
+    document(&format!("Ran {}", job.name()), Nav::Jobs, pages, &out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,6 +333,21 @@ mod tests {
         assert_eq!(json["jobs"][1]["runs"][0]["outcome"], "failed");
         assert_eq!(json["jobs"][1]["runs"][1]["counts"]["created"], 10);
         assert_eq!(json["jobs"][1]["nextFiring"], "2018-05-13T00:00:00.000Z");
+    }
+
+    #[test]
+    fn the_report_page_says_what_the_job_did_and_links_back() {
+        let mut report = JobReport::default();
+        report.counts.insert("created", 1500);
+        report.failed.push("<c>".into());
+        let at = utc("2018-05-11T00:00:00Z");
+        let html = render_report(JobKind::CreateSketches, &at, &report, &[Nav::Overview]);
+        assert!(html.contains("<p>create-sketches ran as of 2018-05-11T00:00:00.000Z.</p>"));
+        assert!(html.contains("<th scope=\"row\">created</th><td class=\"num\">1,500</td>"));
+        assert!(html.contains("Failed for &lt;c&gt;."));
+        assert!(html.contains("<a href=\"/admin\">Back to Overview</a>"));
+        let html = render_report(JobKind::CreateSketches, &at, &report, &Nav::ALL);
+        assert!(html.contains("<a href=\"/admin/jobs\">Back to Jobs</a>"));
     }
 
     #[test]
