@@ -21,13 +21,15 @@ use tracing::{info, warn};
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
-use crate::adapters::admin::{admin_routes, AdminState, ServerInfo};
+use crate::adapters::admin::console::{Console, OpenConnections};
+use crate::adapters::admin::history::{run_sampler, sample_period, MetricsHistory};
+use crate::adapters::admin::{admin_routes_with, AdminState, ServerInfo};
 use crate::adapters::http::{api_routes, ApiState};
 use crate::config::{ConfigError, HostPort, Settings};
 use crate::domain::service::Services;
 use crate::ports::Storage;
 use scheduler::Scheduler;
-use serve::{serve, ServeOptions};
+use serve::{serve_counted, ServeOptions};
 use wiring::access_token;
 
 pub use healthcheck::healthcheck;
@@ -64,6 +66,9 @@ pub struct Application {
     scheduler: Scheduler,
     services: Services,
     storage: Arc<dyn Storage>,
+    /// The admin console's metrics sampler, spawned when the application runs.
+    sampler: futures::future::BoxFuture<'static, ()>,
+    connections: OpenConnections,
     stop: CancellationToken,
 }
 
@@ -92,20 +97,43 @@ impl Application {
             trusted_proxies: settings.http_trusted_proxies.clone(),
             limits: api_limits(&settings),
         });
-        let admin_api = admin_routes(AdminState {
-            services: parts.services.clone(),
-            storage: parts.storage.clone(),
-            clock: parts.clock.clone(),
-            registry: parts.registry.clone(),
-            info: ServerInfo {
-                version: env!("CARGO_PKG_VERSION").to_string(),
-                build: build_description(),
-                start_time,
-                storage: parts.storage.kind().to_string(),
-                geocoder: parts.geocoder.kind().to_string(),
-                metrics: parts.metrics.kind().to_string(),
+        let stop = CancellationToken::new();
+        let history = Arc::new(MetricsHistory::default());
+        let sampler = Box::pin(run_sampler(
+            history.clone(),
+            parts.registry.clone(),
+            parts.clock.clone(),
+            sample_period(parts.speed),
+            stop.clone(),
+        ));
+        let connections = OpenConnections::default();
+        let console = Console {
+            history,
+            speed: parts.speed,
+            logging: telemetry::level_control(),
+            connections: Some(connections.clone()),
+            campaigns: Some(Arc::new(parts.services.campaigns.clone())),
+            // Need storage queries the port does not have yet (issue 14).
+            clients: None,
+            jobs: None,
+        };
+        let admin_api = admin_routes_with(
+            AdminState {
+                services: parts.services.clone(),
+                storage: parts.storage.clone(),
+                clock: parts.clock.clone(),
+                registry: parts.registry.clone(),
+                info: ServerInfo {
+                    version: env!("CARGO_PKG_VERSION").to_string(),
+                    build: build_description(),
+                    start_time,
+                    storage: parts.storage.kind().to_string(),
+                    geocoder: parts.geocoder.kind().to_string(),
+                    metrics: parts.metrics.kind().to_string(),
+                },
             },
-        });
+            console,
+        );
         let scheduler = Scheduler {
             jobs: parts.services.jobs.clone(),
             storage: parts.storage.clone(),
@@ -126,7 +154,9 @@ impl Application {
             scheduler,
             services: parts.services,
             storage: parts.storage,
-            stop: CancellationToken::new(),
+            sampler,
+            connections,
+            stop,
         })
     }
 
@@ -154,13 +184,21 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let stop = self.stop.clone();
         spawn_signal_listener(stop.clone())?;
-        let http = tokio::spawn(serve(self.api, self.http, self.serve_options, stop.clone()));
-        let admin = tokio::spawn(serve(
+        let http = tokio::spawn(serve_counted(
+            self.api,
+            self.http,
+            self.serve_options,
+            stop.clone(),
+            self.connections.api.clone(),
+        ));
+        let admin = tokio::spawn(serve_counted(
             self.admin_api,
             self.admin,
             self.serve_options,
             stop.clone(),
+            self.connections.admin.clone(),
         ));
+        tokio::spawn(self.sampler);
         let scheduler = tokio::spawn(self.scheduler.run(stop.clone()));
         tokio::spawn(refresh_gauges(self.services.clone(), stop.clone()));
         info!(http = %self.http_addr, admin = %self.admin_addr, "listening");
