@@ -14,11 +14,13 @@ use warp::reply::Response;
 
 use crate::helpers::*;
 use pdd_server::adapters::admin::console::Console;
-use pdd_server::adapters::admin::pages::clients::{ClientDay, ClientFigures, ClientSource};
-use pdd_server::adapters::admin::pages::jobs::{JobHistory, JobRun, Outcome};
+use pdd_server::adapters::admin::pages::clients::{ClientFigures, ClientSource};
+use pdd_server::adapters::admin::pages::jobs::JobHistory;
 use pdd_server::adapters::admin::pages::logging::LogLevelControl;
 use pdd_server::adapters::admin::{admin_routes_with, AdminState, ServerInfo};
 use pdd_server::config::LogLevel;
+use pdd_server::domain::client::ClientDay;
+use pdd_server::domain::job::{JobRun, Outcome};
 use pdd_server::domain::service::jobs::JobKind;
 use pdd_server::domain::service::ServiceError;
 use pdd_server::domain::sketch::{Aggregation, Stats};
@@ -58,6 +60,7 @@ impl ClientSource for Clients {
                     active: 2,
                 })
                 .collect(),
+            breakdown_date: Some(to),
             countries: vec![(Some("GB".into()), 2), (None, 1)],
             extension_versions: vec![(Some("1.2.0".into()), 3)],
         })
@@ -72,7 +75,7 @@ impl JobHistory for Runs {
         let firing = utc("2018-05-10T00:00:00Z");
         Ok((0..3.min(limit))
             .map(|i| JobRun {
-                job,
+                job: job.name().to_string(),
                 firing: firing - chrono::Duration::days(i as i64),
                 instance: "instance-1".into(),
                 started: firing - chrono::Duration::days(i as i64),

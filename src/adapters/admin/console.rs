@@ -59,8 +59,8 @@ pub struct Console {
 }
 
 impl Console {
-    /// What an application built in code has without more: the campaign pages from the
-    /// services, an empty history, no log control, no connection count.
+    /// What an application built in code has without more: the campaign, client and job pages
+    /// from the services, an empty history, no log control, no connection count.
     pub fn basic(services: &Services) -> Console {
         Console {
             history: Arc::new(MetricsHistory::default()),
@@ -68,8 +68,8 @@ impl Console {
             logging: None,
             connections: None,
             campaigns: Some(Arc::new(services.campaigns.clone())),
-            clients: None,
-            jobs: None,
+            clients: Some(Arc::new(services.clients.clone())),
+            jobs: Some(Arc::new(services.jobs.clone())),
         }
     }
 
@@ -222,6 +222,15 @@ fn overview_page(
             let reachable = tokio::time::timeout(HEALTH_TIMEOUT, storage_answers(&state.admin))
                 .await
                 .unwrap_or(false);
+            let schema_version = if reachable {
+                tokio::time::timeout(HEALTH_TIMEOUT, state.admin.storage.schema_version())
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .flatten()
+            } else {
+                None
+            };
             let window = state
                 .console
                 .history
@@ -231,6 +240,7 @@ fn overview_page(
                 info: &state.admin.info,
                 now,
                 storage_reachable: reachable,
+                schema_version,
                 connections: state.console.connections.as_ref().map(|c| c.read()),
                 calendar: &calendar,
                 speed: state.console.speed,

@@ -6,17 +6,18 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use pdd_server::adapters::storage::memory::MemoryStorage;
 use pdd_server::domain::campaign::Campaign;
-use pdd_server::domain::client::{Activity, Client, ClientDetails};
+use pdd_server::domain::client::{Activity, Client, ClientBreakdown, ClientDay, ClientDetails};
+use pdd_server::domain::job::JobRun;
 use pdd_server::domain::sketch::{Aggregation, Group, Sketch, Submission};
 use pdd_server::domain::time::Day;
 use pdd_server::ports::storage::{ClientCursor, DaySketches, SubmitOutcome};
 use pdd_server::ports::{
-    AggregationStore, CampaignStore, ClientStore, Geocoder, JobLedger, SketchStore, Storage,
-    StorageError, StorageResult,
+    AggregationStore, CampaignStore, ClientDayStore, ClientStore, Geocoder, JobLedger, SketchStore,
+    Storage, StorageError, StorageResult,
 };
 
 /// Knows one country per address.
@@ -71,6 +72,35 @@ impl Storage for SwitchableStorage {
     async fn health(&self) -> StorageResult<()> {
         self.up()?;
         self.inner.health().await
+    }
+    async fn schema_version(&self) -> StorageResult<Option<u32>> {
+        self.up()?;
+        self.inner.schema_version().await
+    }
+}
+
+#[async_trait]
+impl ClientDayStore for SwitchableStorage {
+    async fn count_client_day(
+        &self,
+        date: NaiveDate,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StorageResult<(ClientDay, ClientBreakdown)> {
+        self.up()?;
+        self.inner.count_client_day(date, from, to).await
+    }
+    async fn client_days(&self, from: NaiveDate, to: NaiveDate) -> StorageResult<Vec<ClientDay>> {
+        self.up()?;
+        self.inner.client_days(from, to).await
+    }
+    async fn client_breakdown(&self, date: NaiveDate) -> StorageResult<Option<ClientBreakdown>> {
+        self.up()?;
+        self.inner.client_breakdown(date).await
+    }
+    async fn delete_client_days_before(&self, before: NaiveDate) -> StorageResult<u64> {
+        self.up()?;
+        self.inner.delete_client_days_before(before).await
     }
 }
 
@@ -253,5 +283,17 @@ impl JobLedger for SwitchableStorage {
     async fn release_job(&self, job: &str, owner: &str) -> StorageResult<()> {
         self.up()?;
         self.inner.release_job(job, owner).await
+    }
+    async fn record_job_run(&self, run: &JobRun) -> StorageResult<()> {
+        self.up()?;
+        self.inner.record_job_run(run).await
+    }
+    async fn job_runs(&self, job: &str, limit: usize) -> StorageResult<Vec<JobRun>> {
+        self.up()?;
+        self.inner.job_runs(job, limit).await
+    }
+    async fn delete_job_runs_before(&self, before: DateTime<Utc>) -> StorageResult<u64> {
+        self.up()?;
+        self.inner.delete_job_runs_before(before).await
     }
 }

@@ -13,61 +13,27 @@ use super::overview::run_form;
 use crate::adapters::admin::html::{document, esc, local_time, number, ser_time, thead, Nav};
 use crate::adapters::admin::svg::{line_chart, Line};
 use crate::adapters::http::dto::format_time;
-use crate::domain::service::jobs::{JobKind, JobReport};
+use crate::domain::job::{JobRun, Outcome};
+use crate::domain::service::jobs::{JobKind, JobReport, JobService};
 use crate::domain::service::ServiceError;
 use crate::domain::time::Calendar;
 
 /// Runs listed per job.
 pub const RUNS: usize = 100;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    /// Done for every campaign.
-    Ok,
-    /// Done, but failed for some campaigns.
-    Failed,
-    /// Stopped at a safe point for shutdown.
-    Interrupted,
-    /// Could not run (the campaigns could not be listed).
-    Error,
-}
-
-/// One run of a job, as the job ledger keeps it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JobRun {
-    pub job: JobKind,
-    /// The scheduled time it ran as of.
-    pub firing: DateTime<Utc>,
-    /// Which server process ran it.
-    pub instance: String,
-    pub started: DateTime<Utc>,
-    pub duration_ms: u64,
-    pub outcome: Outcome,
-    pub counts: BTreeMap<String, u64>,
-    /// Campaigns it failed for.
-    pub failed: Vec<String>,
-    pub error: Option<String>,
-}
-
-impl JobRun {
-    /// The outcome of a report.
-    pub fn outcome_of(report: &JobReport) -> Outcome {
-        if report.interrupted {
-            Outcome::Interrupted
-        } else if !report.failed.is_empty() {
-            Outcome::Failed
-        } else {
-            Outcome::Ok
-        }
-    }
-}
-
 /// Where the jobs page reads the run history from.
 #[async_trait]
 pub trait JobHistory: Send + Sync + 'static {
     /// The last `limit` runs of `job`, newest start first.
     async fn job_runs(&self, job: JobKind, limit: usize) -> Result<Vec<JobRun>, ServiceError>;
+}
+
+/// The history every instance records in the job ledger.
+#[async_trait]
+impl JobHistory for JobService {
+    async fn job_runs(&self, job: JobKind, limit: usize) -> Result<Vec<JobRun>, ServiceError> {
+        self.runs(job, limit).await
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -138,15 +104,6 @@ pub fn jobs_page(runs: Vec<Vec<JobRun>>, calendar: &Calendar, now: DateTime<Utc>
                 }
             })
             .collect(),
-    }
-}
-
-fn outcome_name(o: Outcome) -> &'static str {
-    match o {
-        Outcome::Ok => "ok",
-        Outcome::Failed => "failed",
-        Outcome::Interrupted => "interrupted",
-        Outcome::Error => "error",
     }
 }
 
@@ -227,7 +184,7 @@ pub fn render(model: &JobsPage, pages: &[Nav]) -> String {
                 esc(&format!("{:.3} s", r.duration_ms as f64 / 1000.0)),
                 esc(&counts.join(", ")),
                 esc(&error),
-                outcome = outcome_name(r.outcome),
+                outcome = r.outcome.as_str(),
             );
         }
         out.push_str("</tbody></table></section>");
@@ -294,7 +251,7 @@ mod tests {
     fn run(job: JobKind, day: u32, outcome: Outcome) -> JobRun {
         let firing = utc(&format!("2018-05-{day:02}T00:00:00Z")) + chrono::Duration::hours(1);
         JobRun {
-            job,
+            job: job.name().to_string(),
             firing,
             instance: "<b>host</b>".into(),
             started: firing + chrono::Duration::seconds(2),
@@ -348,15 +305,5 @@ mod tests {
         assert!(html.contains("<a href=\"/admin\">Back to Overview</a>"));
         let html = render_report(JobKind::CreateSketches, &at, &report, &Nav::ALL);
         assert!(html.contains("<a href=\"/admin/jobs\">Back to Jobs</a>"));
-    }
-
-    #[test]
-    fn outcomes_of_reports() {
-        let mut report = JobReport::default();
-        assert_eq!(JobRun::outcome_of(&report), Outcome::Ok);
-        report.failed.push("c".into());
-        assert_eq!(JobRun::outcome_of(&report), Outcome::Failed);
-        report.interrupted = true;
-        assert_eq!(JobRun::outcome_of(&report), Outcome::Interrupted);
     }
 }

@@ -46,6 +46,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "job_ledger",
         sql: include_str!("../../../../migrations/004_job_ledger.sql"),
     },
+    Migration {
+        version: 6,
+        name: "console_history",
+        sql: include_str!("../../../../migrations/006_console_history.sql"),
+    },
 ];
 
 /// The schema version a fresh start brings a database to.
