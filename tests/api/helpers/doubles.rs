@@ -34,12 +34,14 @@ impl Geocoder for MapGeocoder {
 }
 
 /// Memory storage that can be switched off (every call answers `Unavailable`, as a database
-/// that went away) or broken (every call answers `Failure`, as a backend fault).
+/// that went away) or broken (every call answers `Failure`, as a backend fault), or whose
+/// campaign listing alone is broken (the jobs cannot run; everything else works).
 #[derive(Default)]
 pub struct SwitchableStorage {
     pub inner: MemoryStorage,
     down: AtomicBool,
     broken: AtomicBool,
+    listing_broken: AtomicBool,
 }
 
 impl SwitchableStorage {
@@ -49,6 +51,10 @@ impl SwitchableStorage {
 
     pub fn set_broken(&self, broken: bool) {
         self.broken.store(broken, Ordering::SeqCst);
+    }
+
+    pub fn set_listing_broken(&self, broken: bool) {
+        self.listing_broken.store(broken, Ordering::SeqCst);
     }
 
     fn up(&self) -> StorageResult<()> {
@@ -116,6 +122,11 @@ impl CampaignStore for SwitchableStorage {
     }
     async fn list_campaigns(&self) -> StorageResult<Vec<Campaign>> {
         self.up()?;
+        if self.listing_broken.load(Ordering::SeqCst) {
+            return Err(StorageError::Failure(
+                "table campaigns is marked as crashed".into(),
+            ));
+        }
         self.inner.list_campaigns().await
     }
     async fn replace_campaign(&self, c: &Campaign) -> StorageResult<()> {
