@@ -161,11 +161,14 @@ pub fn render(model: &JobsPage, pages: &[Nav]) -> String {
         );
         out.push_str("<tbody>");
         for r in &j.runs {
-            let counts: Vec<String> = r
+            let mut counts: Vec<String> = r
                 .counts
                 .iter()
                 .map(|(k, v)| format!("{k} {}", number(*v as f64)))
                 .collect();
+            if counts.is_empty() {
+                counts.push("—".into());
+            }
             let mut error = r.error.clone().unwrap_or_default();
             if !r.failed.is_empty() {
                 if !error.is_empty() {
