@@ -592,7 +592,7 @@ async fn the_clients_page_charts_the_days_counted_by_garbage_collection_and_name
     assert_eq!(html.matches("<circle class=\"pt\"").count(), 120);
     assert!(html.contains("data-x=\"2018-05-10\" data-y=\"2\""));
     assert_eq!(html.matches("<rect class=\"bar").count(), 4);
-    assert!(html.contains("60 of the last 90."));
+    assert!(html.contains("60 of the last 90 counted."));
     assert!(!html.contains(&gb) && !html.contains("04ab"));
     let json = app
         .admin(request("GET", "/admin/clients").header("accept", "application/json"))

@@ -399,8 +399,10 @@ fn clients_page(
             };
             let now = now(&state.admin);
             let calendar = calendar(&state.admin);
+            // The days before today, and today when counted early (by a run asked as of a
+            // later time): the page keeps the last `DAYS` of them.
             let to = calendar.local_date(now);
-            let from = to - chrono::Duration::days(i64::from(clients::DAYS) - 1);
+            let from = to - chrono::Duration::days(i64::from(clients::DAYS));
             let figures = source.client_figures(from, to).await.map_err(reject)?;
             let model = clients::clients_page(&figures, calendar.time_zone().name(), now);
             Ok::<_, Rejection>(page(accept.as_deref(), &model, |m| {

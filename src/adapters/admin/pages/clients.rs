@@ -92,7 +92,7 @@ pub struct ClientsPage {
     pub now: DateTime<Utc>,
     pub time_zone: String,
     pub registered: u64,
-    /// How many days the page spans (ending today); `days` holds those counted.
+    /// How many days the page spans at most: the last counted.
     pub days_shown: u32,
     /// Oldest first.
     pub days: Vec<DayView>,
@@ -136,6 +136,10 @@ pub fn clients_page(figures: &ClientFigures, time_zone: &str, now: DateTime<Utc>
         })
         .collect();
     days.sort_by_key(|d| d.date);
+    let shown = DAYS as usize;
+    if days.len() > shown {
+        days.drain(..days.len() - shown);
+    }
     ClientsPage {
         now,
         time_zone: time_zone.to_string(),
@@ -172,7 +176,7 @@ pub fn render(model: &ClientsPage, pages: &[Nav]) -> String {
     let _ = write!(
         out,
         "<p>{} clients registered now. Days in {}, counted each night by collect-garbage: \
-         {} of the last {}.</p><section><h2>Per day</h2>",
+         {} of the last {} counted.</p><section><h2>Per day</h2>",
         number(model.registered as f64),
         esc(&model.time_zone),
         model.days.len(),
@@ -280,7 +284,19 @@ mod tests {
         assert_eq!(html.matches("<circle class=\"pt\"").count(), 6);
         assert_eq!(html.matches("<rect class=\"bar").count(), 3);
         assert!(html.contains("1,234 clients registered now"));
-        assert!(html.contains("3 of the last 90."));
+        assert!(html.contains("3 of the last 90 counted."));
+        // The last 90 days at most, oldest left out.
+        let mut many = figures.clone();
+        many.days = (0..95)
+            .map(|i| ClientDay {
+                date: start + chrono::Duration::days(i),
+                registrations: 1,
+                active: 1,
+            })
+            .collect();
+        let last_90 = clients_page(&many, "Europe/London", now);
+        assert_eq!(last_90.days.len(), 90);
+        assert_eq!(last_90.days[0].date, start + chrono::Duration::days(5));
         assert!(html.contains("<h2>Countries, active on 2018-05-03</h2>"));
         assert!(!html.contains("<b>") && html.contains("&lt;b&gt;1.2&lt;/b&gt;"));
         let json = serde_json::to_value(&model).unwrap();
