@@ -110,8 +110,9 @@ async fn full_protocol_sketches_are_commanded_submitted_once_aggregated_and_expo
     assert_eq!(
         r.json(),
         json!({"name": format!("{cname}-1"), "campaignName": cname, "day": 1,
-               "stats": {"activeCount": 2, "submittedCount": 2, "decryptedCount": 2},
-               "decryptedValues": [6, 1, 5], "rawValues": []})
+               "stats": {"activeCount": 2, "submittedCount": 2, "decryptedCount": 2,
+                         "rejectedCount": 0},
+               "decryptedValues": [6, 1, 5], "rawValues": [], "withheld": false})
     );
     let r = app
         .call(

@@ -96,6 +96,8 @@ pub struct CampaignOut<'a> {
     pub sampling_rate: Option<f64>,
     pub collect_encrypted: bool,
     pub collect_raw: bool,
+    pub max_count: i32,
+    pub min_decrypted_count: i32,
     pub started: bool,
     pub completed: bool,
     pub active: bool,
@@ -125,6 +127,8 @@ impl<'a> CampaignOut<'a> {
             sampling_rate: c.sampling_rate,
             collect_encrypted: c.collect_encrypted,
             collect_raw: c.collect_raw,
+            max_count: c.max_count,
+            min_decrypted_count: c.min_decrypted_count,
             started: view.status.started,
             completed: view.status.completed,
             active: view.status.active,
@@ -156,6 +160,8 @@ pub struct CampaignIn {
     pub sampling_rate: Option<f64>,
     pub collect_encrypted: Option<bool>,
     pub collect_raw: Option<bool>,
+    pub max_count: Option<i64>,
+    pub min_decrypted_count: Option<i64>,
 }
 
 impl From<CampaignIn> for CampaignInput {
@@ -180,6 +186,8 @@ impl From<CampaignIn> for CampaignInput {
             sampling_rate: c.sampling_rate,
             collect_encrypted: c.collect_encrypted,
             collect_raw: c.collect_raw,
+            max_count: c.max_count,
+            min_decrypted_count: c.min_decrypted_count,
         }
     }
 }
