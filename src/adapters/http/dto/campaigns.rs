@@ -222,6 +222,32 @@ mod tests {
     }
 
     #[test]
+    fn epoch_milliseconds_beyond_any_time_read_as_the_first_or_last_time_to_be_refused() {
+        let c: CampaignIn = serde_json::from_str(
+            r#"{"startTime": 9223372036854775807, "endTime": -9223372036854775808}"#,
+        )
+        .unwrap();
+        assert_eq!(c.start_time, Some(DateTime::<Utc>::MAX_UTC));
+        assert_eq!(c.end_time, Some(DateTime::<Utc>::MIN_UTC));
+        let c: CampaignIn = serde_json::from_str(
+            r#"{"startTime": 18446744073709551615, "endTime": 8000000000000000}"#,
+        )
+        .unwrap();
+        assert_eq!(c.start_time, Some(DateTime::<Utc>::MAX_UTC));
+        assert_eq!(
+            c.end_time.map(|t| t.timestamp_millis()),
+            Some(8_000_000_000_000_000)
+        );
+        let c: CampaignIn =
+            serde_json::from_str(r#"{"maxCount": 25, "minDecryptedCount": null}"#).unwrap();
+        let input = CampaignInput::from(c);
+        assert_eq!(
+            (input.max_count, input.min_decrypted_count),
+            (Some(25), None)
+        );
+    }
+
+    #[test]
     fn vocabulary_is_written_as_exact_or_terms_queries() {
         let queries = vec![
             Query::Exact("flu".into()),
