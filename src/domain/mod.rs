@@ -11,6 +11,7 @@ pub mod grouping;
 pub mod job;
 pub mod service;
 pub mod sketch;
+pub mod text;
 pub mod time;
 
 pub use error::{FieldError, Invalid};

@@ -87,18 +87,20 @@ impl<'de> Visitor<'de> for OptTimeVisitor {
         d.deserialize_any(OptTimeVisitor)
     }
 
+    /// Epoch milliseconds beyond what a time can hold read as the first or last time there
+    /// is: out of the accepted range either way, so the service refuses them naming the field.
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-        DateTime::from_timestamp_millis(v)
-            .map(Some)
-            .ok_or_else(|| E::invalid_value(de::Unexpected::Signed(v), &self))
+        Ok(Some(DateTime::from_timestamp_millis(v).unwrap_or(
+            if v < 0 {
+                DateTime::<Utc>::MIN_UTC
+            } else {
+                DateTime::<Utc>::MAX_UTC
+            },
+        )))
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-        i64::try_from(v)
-            .ok()
-            .and_then(DateTime::from_timestamp_millis)
-            .map(Some)
-            .ok_or_else(|| E::invalid_value(de::Unexpected::Unsigned(v), &self))
+        self.visit_i64(i64::try_from(v).unwrap_or(i64::MAX))
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
