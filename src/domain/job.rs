@@ -1,13 +1,92 @@
-//! A run of a nightly job as the job ledger keeps it: which job, as of which firing, on which
-//! server process, when, how long, how it ended and what it did. The history of runs is shown
-//! on the operator's console and survives restarts.
+//! The nightly jobs and their local firing times in the reference zone, and a run of a job as
+//! the job ledger keeps it: which job, as of which firing, on which server process, when, how
+//! long, how it ended and what it did. The history of runs is shown on the operator's console
+//! and survives restarts.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, NaiveTime, Utc};
 use serde::Serialize;
+
+use super::time::Calendar;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum JobKind {
+    AggregateSketches,
+    CreateSketches,
+    PruneClients,
+    CollectGarbage,
+}
+
+impl JobKind {
+    pub const ALL: [JobKind; 4] = [
+        JobKind::AggregateSketches,
+        JobKind::CreateSketches,
+        JobKind::PruneClients,
+        JobKind::CollectGarbage,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            JobKind::AggregateSketches => "aggregate-sketches",
+            JobKind::CreateSketches => "create-sketches",
+            JobKind::PruneClients => "prune-clients",
+            JobKind::CollectGarbage => "collect-garbage",
+        }
+    }
+
+    /// The local time of day it fires at.
+    pub fn local_time(self) -> NaiveTime {
+        let (h, m) = match self {
+            JobKind::AggregateSketches => (0, 30),
+            JobKind::CreateSketches => (1, 0),
+            JobKind::PruneClients => (2, 0),
+            JobKind::CollectGarbage => (3, 0),
+        };
+        NaiveTime::from_hms_opt(h, m, 0).unwrap_or(NaiveTime::MIN)
+    }
+
+    /// The latest scheduled firing at or before `now`.
+    pub fn latest_firing(self, cal: &Calendar, now: DateTime<Utc>) -> DateTime<Utc> {
+        let today = cal.local_date(now);
+        let t = cal.at(today, self.local_time());
+        if t <= now {
+            t
+        } else {
+            cal.at(today - Duration::days(1), self.local_time())
+        }
+    }
+
+    /// The first scheduled firing strictly after `now`.
+    pub fn next_firing(self, cal: &Calendar, now: DateTime<Utc>) -> DateTime<Utc> {
+        let mut date = cal.local_date(now);
+        loop {
+            let t = cal.at(date, self.local_time());
+            if t > now {
+                return t;
+            }
+            date += Duration::days(1);
+        }
+    }
+}
+
+impl fmt::Display for JobKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for JobKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        JobKind::ALL
+            .into_iter()
+            .find(|j| j.name() == s)
+            .ok_or_else(|| format!("unknown job {s:?}"))
+    }
+}
 
 /// Longest error message kept with a run.
 pub const MAX_RUN_ERROR_LEN: usize = 1000;
@@ -91,6 +170,44 @@ pub fn run_error(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn firings_are_local_times_in_reference_zone() {
+        let cal = Calendar::new(chrono_tz::Europe::London);
+        let now = utc("2018-07-01T00:10:00Z"); // 01:10 BST
+        assert_eq!(
+            JobKind::AggregateSketches.latest_firing(&cal, now),
+            utc("2018-06-30T23:30:00Z")
+        );
+        assert_eq!(
+            JobKind::CreateSketches.latest_firing(&cal, now),
+            utc("2018-07-01T00:00:00Z")
+        );
+        assert_eq!(
+            JobKind::PruneClients.latest_firing(&cal, now),
+            utc("2018-06-30T01:00:00Z")
+        );
+        assert_eq!(
+            JobKind::PruneClients.next_firing(&cal, now),
+            utc("2018-07-01T01:00:00Z")
+        );
+        assert_eq!(
+            JobKind::CreateSketches.next_firing(&cal, utc("2018-07-01T00:00:00Z")),
+            utc("2018-07-02T00:00:00Z")
+        );
+    }
+
+    #[test]
+    fn job_names_round_trip() {
+        for job in JobKind::ALL {
+            assert_eq!(job.name().parse::<JobKind>(), Ok(job));
+        }
+        assert!("nope".parse::<JobKind>().is_err());
+    }
 
     #[test]
     fn outcomes_round_trip_their_names() {
