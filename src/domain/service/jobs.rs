@@ -171,7 +171,13 @@ impl JobService {
             error: result.as_ref().err().map(|e| run_error(&e.to_string())),
         };
         if let Err(e) = self.storage.record_job_run(&run).await {
-            warn!(job = job.name(), firing = %at, error = %e, "cannot record the job run in the history");
+            // A run that failed on the storage was logged as such: its record failing too is
+            // no news.
+            if result.is_ok() {
+                warn!(job = job.name(), firing = %at, error = %e, "cannot record the job run in the history");
+            } else {
+                tracing::debug!(job = job.name(), firing = %at, error = %e, "cannot record the job run in the history");
+            }
         }
         result
     }
