@@ -15,6 +15,11 @@ use super::dto::{
 };
 use super::export;
 use super::filters::{auth, json_body, params, with_state, BodyLimit, Params};
+#[allow(unused_imports)] // named by the #[utoipa::path] attributes only
+use super::openapi::{
+    BadRequest, Conflict, NotAcceptable, NotFound, PayloadTooLarge, RequestTimeout, ResultsJson,
+    Unauthorized, Unavailable,
+};
 use super::rejection::{invalid, reject, ApiError};
 use super::{json, no_content, ApiState};
 use crate::domain::time::Day;
@@ -60,6 +65,19 @@ fn now(state: &ApiState) -> chrono::DateTime<chrono::Utc> {
 }
 
 /// GET /api/campaigns[?active=true|false]
+#[utoipa::path(
+    get, path = "/api/campaigns", tag = "private", security(("bearer" = []), ("access_token" = [])),
+    summary = "List campaigns",
+    description = "Newest `createTime` first, each with its vocabulary emptied.",
+    params(("active" = Option<String>, Query, pattern = "^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|1|0)$",
+        description = "`true`: the campaigns active now; `false`: the others (`true`, `false`, `1`, `0`, any case)")),
+    responses(
+        (status = 200, description = "The campaigns", body = CampaignList),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 503, response = Unavailable),
+    ),
+)]
 fn list_campaigns(
     state: &Arc<ApiState>,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
@@ -88,6 +106,19 @@ fn list_campaigns(
 }
 
 /// POST /api/campaigns
+#[utoipa::path(
+    post, path = "/api/campaigns", tag = "private", security(("bearer" = []), ("access_token" = [])),
+    summary = "Create a campaign",
+    request_body = CampaignIn,
+    responses(
+        (status = 201, description = "Created", body = CampaignOut),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 408, response = RequestTimeout),
+        (status = 413, response = PayloadTooLarge),
+        (status = 503, response = Unavailable),
+    ),
+)]
 fn create_campaign(
     state: &Arc<ApiState>,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
@@ -111,6 +142,17 @@ fn create_campaign(
 }
 
 /// GET /api/campaigns/{name}
+#[utoipa::path(
+    get, path = "/api/campaigns/{name}", tag = "private", security(("bearer" = []), ("access_token" = [])),
+    summary = "One campaign",
+    params(("name" = String, Path, description = "The campaign's name")),
+    responses(
+        (status = 200, description = "The campaign", body = CampaignOut),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 503, response = Unavailable),
+    ),
+)]
 fn get_campaign(
     state: &Arc<ApiState>,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
@@ -128,6 +170,25 @@ fn get_campaign(
 }
 
 /// PUT /api/campaigns/{name}
+#[utoipa::path(
+    put, path = "/api/campaigns/{name}", tag = "private", security(("bearer" = []), ("access_token" = [])),
+    summary = "Replace a campaign",
+    description = "A full replacement of the editable fields (an absent one takes its \
+        default). Once started, the collection settings are frozen; a changed endTime must \
+        not be before now (one at most 10 minutes in the past is taken as now); once \
+        completed, endTime cannot change; the vocabulary is append-only.",
+    params(("name" = String, Path, description = "The campaign's name")),
+    request_body = CampaignIn,
+    responses(
+        (status = 200, description = "The campaign as stored", body = CampaignOut),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 408, response = RequestTimeout),
+        (status = 413, response = PayloadTooLarge),
+        (status = 503, response = Unavailable),
+    ),
+)]
 fn update_campaign(
     state: &Arc<ApiState>,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
@@ -153,6 +214,24 @@ fn update_campaign(
 }
 
 /// DELETE /api/campaigns/{name}[?force=true]
+#[utoipa::path(
+    delete, path = "/api/campaigns/{name}", tag = "private", security(("bearer" = []), ("access_token" = [])),
+    summary = "Delete a campaign",
+    description = "With its results, sketches, groups and sums. An active campaign needs \
+        `force=true` (else 409).",
+    params(
+        ("name" = String, Path, description = "The campaign's name"),
+        ("force" = Option<String>, Query, pattern = "^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|1|0)$", description = "Delete even an active campaign"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 503, response = Unavailable),
+    ),
+)]
 fn delete_campaign(
     state: &Arc<ApiState>,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
@@ -196,6 +275,25 @@ fn export_format(
 }
 
 /// GET /api/campaigns/{name}/results[?export=1]
+#[utoipa::path(
+    get, path = "/api/campaigns/{name}/results", tag = "private", security(("bearer" = []), ("access_token" = [])),
+    summary = "A campaign's results",
+    description = "Newest day first, value lists emptied. With `export=1`: the export rows of \
+        every result, as JSON rows or CSV (`day,query,count`) by `Accept`.",
+    params(("name" = String, Path, description = "The campaign's name"), ("export" = Option<String>, Query, pattern = "^(1|true|0|false)$", description = "`1` or `true`: the export rows, in the format `Accept` asks for")),
+    responses(
+        (status = 200, description = "The results, or their export", content(
+            (ResultsJson = "application/json"),
+            (String = "text/csv"),
+            (String = "application/csv"),
+        )),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 406, response = NotAcceptable),
+        (status = 503, response = Unavailable),
+    ),
+)]
 fn results(state: &Arc<ApiState>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     warp::path!("api" / "campaigns" / String / "results")
         .and(warp::get())
@@ -223,6 +321,28 @@ fn results(state: &Arc<ApiState>) -> impl Filter<Extract = (Response,), Error = 
 }
 
 /// GET /api/campaigns/{name}/results/{day}[?export=1]
+#[utoipa::path(
+    get, path = "/api/campaigns/{name}/results/{day}", tag = "private", security(("bearer" = []), ("access_token" = [])),
+    summary = "A campaign's result for one day",
+    description = "With its values. With `export=1`: that day's export rows.",
+    params(
+        ("name" = String, Path, description = "The campaign's name"),
+        ("day" = i64, Path, description = "The campaign day (0 is the day of its startTime)"),
+        ("export" = Option<String>, Query, pattern = "^(1|true|0|false)$", description = "`1` or `true`: the export rows, in the format `Accept` asks for"),
+    ),
+    responses(
+        (status = 200, description = "The result, or its export", content(
+            (ResultsJson = "application/json"),
+            (String = "text/csv"),
+            (String = "application/csv"),
+        )),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 406, response = NotAcceptable),
+        (status = 503, response = Unavailable),
+    ),
+)]
 fn result(state: &Arc<ApiState>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     warp::path!("api" / "campaigns" / String / "results" / String)
         .and(warp::get())
@@ -251,6 +371,23 @@ fn result(state: &Arc<ApiState>) -> impl Filter<Extract = (Response,), Error = R
 }
 
 /// GET /api/clients[?limit=N&pageToken=T]
+#[utoipa::path(
+    get, path = "/api/clients", tag = "private", security(("bearer" = []), ("access_token" = [])),
+    summary = "List clients",
+    description = "Newest `createTime` first (ties by name). Without `limit`: every client, \
+        streamed. With `limit`: one page, and `nextPageToken` when more follow.",
+    params(
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 10000, description = "Clients per page"),
+        ("pageToken" = Option<String>, Query, pattern = "^-?[0-9]{1,15}_",
+            description = "`nextPageToken` of the previous page (opaque; a token the server did not make is 400)"),
+    ),
+    responses(
+        (status = 200, description = "The clients", body = ClientList),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 503, response = Unavailable),
+    ),
+)]
 fn list_clients(
     state: &Arc<ApiState>,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
@@ -278,6 +415,17 @@ fn list_clients(
 }
 
 /// GET /api/clients/{name}
+#[utoipa::path(
+    get, path = "/api/clients/{name}", tag = "private", security(("bearer" = []), ("access_token" = [])),
+    summary = "One client, with what its latest ping told",
+    params(("name" = String, Path, description = "The client's name")),
+    responses(
+        (status = 200, description = "The client", body = ClientDetailsOut),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 503, response = Unavailable),
+    ),
+)]
 fn get_client(
     state: &Arc<ApiState>,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
@@ -312,6 +460,19 @@ async fn activity_of(
 }
 
 /// GET /api/clients/{name}/activity[?tail=N]
+#[utoipa::path(
+    get, path = "/api/clients/{name}/activity", tag = "private", security(("bearer" = []), ("access_token" = [])),
+    summary = "A client's pings",
+    description = "Oldest first.",
+    params(("name" = String, Path, description = "The client's name"), ("tail" = Option<i64>, Query, minimum = 1, maximum = 4294967295.0, description = "Keep the activity since local midnight N − 1 days ago (`1`: today)")),
+    responses(
+        (status = 200, description = "The pings", body = ActivityList),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 503, response = Unavailable),
+    ),
+)]
 fn client_activity(
     state: &Arc<ApiState>,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
@@ -325,6 +486,18 @@ fn client_activity(
 }
 
 /// GET /api/activity[?tail=N]
+#[utoipa::path(
+    get, path = "/api/activity", tag = "private", security(("bearer" = []), ("access_token" = [])),
+    summary = "Every client's pings",
+    description = "Oldest first (ties by client name).",
+    params(("tail" = Option<i64>, Query, minimum = 1, maximum = 4294967295.0, description = "Keep the activity since local midnight N − 1 days ago (`1`: today)")),
+    responses(
+        (status = 200, description = "The pings", body = ActivityList),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 503, response = Unavailable),
+    ),
+)]
 fn activity(
     state: &Arc<ApiState>,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
@@ -338,6 +511,16 @@ fn activity(
 }
 
 /// GET /api/stats
+#[utoipa::path(
+    get, path = "/api/stats", tag = "private", security(("bearer" = []), ("access_token" = [])),
+    summary = "Counts for the dashboard's home page",
+    responses(
+        (status = 200, description = "The counts", body = StatsResponse),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 503, response = Unavailable),
+    ),
+)]
 fn stats(state: &Arc<ApiState>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     warp::path!("api" / "stats")
         .and(warp::get())

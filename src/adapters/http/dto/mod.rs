@@ -15,6 +15,7 @@ mod campaigns;
 mod clients;
 mod ping;
 mod results;
+pub mod schema;
 mod sketches;
 mod stats;
 
@@ -34,23 +35,42 @@ pub fn format_time(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// Reads an RFC 3339 time with any offset, or an integer of epoch milliseconds. In a query
-/// string, a `+` offset typed unencoded arrives as a space: it is read as `+`.
+/// The earliest time read: 0000-01-01T00:00:00.000Z.
+pub const MIN_TIME_MILLIS: i64 = -62_167_219_200_000;
+/// The latest time read: 9999-12-31T23:59:59.999Z.
+pub const MAX_TIME_MILLIS: i64 = 253_402_300_799_999;
+
+/// A time from epoch milliseconds, within the years RFC 3339 can write (0000 to 9999 in UTC):
+/// a time read must be one the server can write back.
+fn from_millis(millis: i64) -> Option<DateTime<Utc>> {
+    (MIN_TIME_MILLIS..=MAX_TIME_MILLIS)
+        .contains(&millis)
+        .then(|| DateTime::from_timestamp_millis(millis))
+        .flatten()
+}
+
+/// An RFC 3339 time with any offset, in UTC, when its year there is 0000 to 9999.
+fn from_rfc3339(s: &str) -> Option<DateTime<Utc>> {
+    let t = DateTime::parse_from_rfc3339(s).ok()?.with_timezone(&Utc);
+    from_millis(t.timestamp_millis()).map(|_| t)
+}
+
+/// Reads an RFC 3339 time with any offset, or an integer of epoch milliseconds, within the
+/// years 0000 to 9999. In a query string, a `+` offset typed unencoded arrives as a space: it
+/// is read as `+`.
 pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
     let s = s.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Some(t.with_timezone(&Utc));
+    if let Some(t) = from_rfc3339(s) {
+        return Some(t);
     }
     if let Some((head, offset)) = s.rsplit_once(' ') {
         if offset.len() == 5 && offset.as_bytes()[2] == b':' {
-            if let Ok(t) = DateTime::parse_from_rfc3339(&format!("{head}+{offset}")) {
-                return Some(t.with_timezone(&Utc));
+            if let Some(t) = from_rfc3339(&format!("{head}+{offset}")) {
+                return Some(t);
             }
         }
     }
-    s.parse::<i64>()
-        .ok()
-        .and_then(DateTime::from_timestamp_millis)
+    s.parse::<i64>().ok().and_then(from_millis)
 }
 
 fn ser_time<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
@@ -88,7 +108,7 @@ impl<'de> Visitor<'de> for OptTimeVisitor {
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-        DateTime::from_timestamp_millis(v)
+        from_millis(v)
             .map(Some)
             .ok_or_else(|| E::invalid_value(de::Unexpected::Signed(v), &self))
     }
@@ -96,20 +116,79 @@ impl<'de> Visitor<'de> for OptTimeVisitor {
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
         i64::try_from(v)
             .ok()
-            .and_then(DateTime::from_timestamp_millis)
+            .and_then(from_millis)
             .map(Some)
             .ok_or_else(|| E::invalid_value(de::Unexpected::Unsigned(v), &self))
     }
 
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        integral(v)
+            .and_then(from_millis)
+            .map(Some)
+            .ok_or_else(|| E::invalid_value(de::Unexpected::Float(v), &self))
+    }
+
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        DateTime::parse_from_rfc3339(v)
-            .map(|t| Some(t.with_timezone(&Utc)))
-            .map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
+        from_rfc3339(v)
+            .map(Some)
+            .ok_or_else(|| E::invalid_value(de::Unexpected::Str(v), &self))
     }
 }
 
 fn de_opt_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
     d.deserialize_option(OptTimeVisitor)
+}
+
+// ---- integers
+
+/// `v` when it is a whole number within i64: JSON has one number type, and `2.0` or `2e3` is
+/// an integer to JSON Schema and to JavaScript alike.
+fn integral(v: f64) -> Option<i64> {
+    // 2^63 is exact in f64; every whole f64 in [-2^63, 2^63) fits an i64.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    (v.fract() == 0.0 && (-LIMIT..LIMIT).contains(&v)).then_some(v as i64)
+}
+
+/// An integer as JSON has it: `2`, `2.0` or `2e0`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JsonInt(pub i64);
+
+struct JsonIntVisitor;
+
+impl Visitor<'_> for JsonIntVisitor {
+    type Value = JsonInt;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        // The name serde gives i64, so that messages read as before.
+        f.write_str("i64")
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<JsonInt, E> {
+        Ok(JsonInt(v))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<JsonInt, E> {
+        i64::try_from(v)
+            .map(JsonInt)
+            .map_err(|_| E::invalid_value(de::Unexpected::Unsigned(v), &self))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<JsonInt, E> {
+        integral(v)
+            .map(JsonInt)
+            .ok_or_else(|| E::invalid_type(de::Unexpected::Float(v), &self))
+    }
+}
+
+impl<'de> Deserialize<'de> for JsonInt {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<JsonInt, D::Error> {
+        d.deserialize_any(JsonIntVisitor)
+    }
+}
+
+/// An optional integer as JSON has it (`null` reads as absent).
+fn de_opt_int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    Ok(Option::<JsonInt>::deserialize(d)?.map(|n| n.0))
 }
 
 // ---- objects only
@@ -345,5 +424,71 @@ mod tests {
                 .starts_with("vocabulary.queries: should have at most 10000 elements"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn integers_are_read_as_json_has_them_whole_floats_included() {
+        // Found by Schemathesis: JSON Schema and JavaScript count 268.0 as an integer.
+        let c: CampaignIn =
+            from_json_slice(br#"{"delay": 2.0, "graceDelay": 1e1, "groupSize": 3}"#).unwrap();
+        assert_eq!(
+            (c.delay, c.grace_delay, c.group_size),
+            (Some(2), Some(10), Some(3))
+        );
+        let e = from_json_slice::<CampaignIn>(br#"{"delay": 2.5}"#).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid type: floating point `2.5`, expected i64 at line 1 column 13"
+        );
+        let e = from_json_slice::<CampaignIn>(br#"{"delay": "3"}"#).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid type: string \"3\", expected i64 at line 1 column 13"
+        );
+        let s: SubmissionIn = from_json_slice(br#"{"rawValues": [268.0, 0, -0.0]}"#).unwrap();
+        assert_eq!(s.raw_values.unwrap(), [268, 0, 0]);
+        let e = from_json_slice::<SubmissionIn>(br#"{"rawValues": [1e300]}"#).unwrap_err();
+        assert!(
+            e.to_string().starts_with("invalid type: floating point"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn times_are_read_only_within_the_years_rfc_3339_can_write() {
+        // Found by Schemathesis: epoch milliseconds of the year -71972 were accepted and
+        // written back as "-71972-06-14T06:35:53.879Z", which is not RFC 3339.
+        for body in [
+            r#"{"startTime": -2333369870646121}"#,
+            r#"{"startTime": 253402300800000}"#,
+            r#"{"startTime": "0000-01-01T00:00:00+01:00"}"#,
+            r#"{"startTime": -62167219200001.0}"#,
+        ] {
+            let e = from_json_slice::<CampaignIn>(body.as_bytes()).unwrap_err();
+            assert!(
+                e.to_string().contains("expected an RFC 3339 time"),
+                "{body}: {e}"
+            );
+        }
+        for (body, time) in [
+            (
+                r#"{"startTime": -62167219200000}"#,
+                "0000-01-01T00:00:00.000Z",
+            ),
+            (
+                r#"{"startTime": 253402300799999.0}"#,
+                "9999-12-31T23:59:59.999Z",
+            ),
+            (
+                r#"{"startTime": "9999-12-31T23:59:59.999Z"}"#,
+                "9999-12-31T23:59:59.999Z",
+            ),
+        ] {
+            let c = from_json_slice::<CampaignIn>(body.as_bytes()).unwrap();
+            assert_eq!(c.start_time.map(|t| format_time(&t)).as_deref(), Some(time));
+        }
+        assert_eq!(parse_time("253402300800000"), None);
+        assert_eq!(parse_time("0000-01-01T00:30:00+01:00"), None);
+        assert!(parse_time("0000-01-01T00:00:00Z").is_some());
     }
 }
