@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use warp::filters::BoxedFilter;
-use warp::http::header::{HeaderMap, ACCEPT};
+use warp::http::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE};
 use warp::http::StatusCode;
 use warp::reply::Response;
-use warp::{Filter, Rejection};
+use warp::{Filter, Rejection, Reply};
 
 use super::dto::{
     ActivityList, ActivityOut, AggregationOut, CampaignIn, CampaignList, CampaignOut,
@@ -22,6 +22,7 @@ use super::openapi::{
 };
 use super::rejection::{invalid, reject, ApiError};
 use super::{json, no_content, ApiState};
+use crate::domain::client::Client;
 use crate::domain::time::Day;
 
 pub fn routes(state: &Arc<ApiState>) -> BoxedFilter<(Response,)> {
@@ -400,10 +401,14 @@ fn list_clients(
             let limit = params
                 .number::<usize>("limit")
                 .map_err(|_| invalid("limit", "should be between 1 and 10000"))?;
+            let token = params.get("pageToken");
+            let Some(limit) = limit else {
+                return every_client(state, token).await;
+            };
             let page = state
                 .services
                 .clients
-                .list(limit, params.get("pageToken"))
+                .list(Some(limit), token)
                 .await
                 .map_err(reject)?;
             let list = ClientList {
@@ -412,6 +417,76 @@ fn list_clients(
             };
             Ok::<_, Rejection>(json(StatusCode::OK, &list))
         })
+}
+
+/// Clients read and written per chunk of the unlimited list.
+const STREAM_PAGE: usize = 1000;
+
+/// `{"clients": [...]}` with every client (from `token` on, when given), read in keyset pages
+/// of `STREAM_PAGE` and written out as they are read: memory stays constant whatever the number
+/// of clients, since a page is read only once the previous one has gone out. A failure on the
+/// first page is an ordinary error answer; a failure after the answer has begun aborts the
+/// connection, so that a client never takes a cut list for a whole one.
+async fn every_client(state: Arc<ApiState>, token: Option<&str>) -> Result<Response, Rejection> {
+    let clients = &state.services.clients;
+    let first = clients
+        .list(Some(STREAM_PAGE), token)
+        .await
+        .map_err(reject)?;
+    let (chunks, mut rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, String>>(1);
+    let mut written = false;
+    let head = client_chunk(b"{\"clients\":[", &first.clients, &mut written);
+    tokio::spawn(async move {
+        let mut next = first.next_page_token;
+        if chunks.send(head).await.is_err() {
+            return;
+        }
+        while let Some(token) = next.take() {
+            let chunk = match state
+                .services
+                .clients
+                .list(Some(STREAM_PAGE), Some(&token))
+                .await
+            {
+                Ok(page) => {
+                    next = page.next_page_token;
+                    client_chunk(b"", &page.clients, &mut written)
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "client list failed mid-stream: aborting the answer");
+                    Err(e.to_string())
+                }
+            };
+            let failed = chunk.is_err();
+            if chunks.send(chunk).await.is_err() || failed {
+                return;
+            }
+        }
+        let _ = chunks.send(Ok(bytes::Bytes::from_static(b"]}"))).await;
+    });
+    let stream = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
+    let mut res = warp::reply::stream(stream).into_response();
+    res.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Ok(res)
+}
+
+/// `prefix`, then the clients as JSON, each after a comma once one was `written` (a page may
+/// come back empty when clients are deleted meanwhile).
+fn client_chunk(
+    prefix: &[u8],
+    clients: &[Client],
+    written: &mut bool,
+) -> Result<bytes::Bytes, String> {
+    let mut out = Vec::with_capacity(prefix.len() + clients.len() * 160);
+    out.extend_from_slice(prefix);
+    for client in clients {
+        if std::mem::replace(written, true) {
+            out.push(b',');
+        }
+        serde_json::to_writer(&mut out, &ClientOut::from(client)).map_err(|e| e.to_string())?;
+    }
+    Ok(out.into())
 }
 
 /// GET /api/clients/{name}

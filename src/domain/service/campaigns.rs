@@ -72,8 +72,10 @@ impl CampaignService {
 
     pub async fn update(&self, name: &str, input: CampaignInput) -> Result<Campaign, DomainError> {
         let current = self.get(name).await?;
-        let fields = campaign::validate(&with_millis(input))?;
-        campaign::validate_update(&current, &fields, self.ctx.now())?;
+        let mut fields = campaign::validate(&with_millis(input))?;
+        let now = self.ctx.now();
+        campaign::take_late_end_as_now(&current, &mut fields, now);
+        campaign::validate_update(&current, &fields, now)?;
         let updated = fields.into_campaign(current.name, current.create_time);
         let result = self.ctx.storage.replace_campaign(&updated).await;
         self.catalog.invalidate();

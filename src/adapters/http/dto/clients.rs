@@ -96,8 +96,16 @@ impl From<ClientIn> for ClientInput {
 #[serde(rename_all = "camelCase", default, expecting = "a JSON object")]
 #[schema(as = ClientUpdate)]
 pub struct ClientUpdateIn {
+    /// Absent: leave it; `null` or `""`: clear it; a string: set it.
+    #[serde(deserialize_with = "present")]
     #[schema(schema_with = schema::optional_name_text)]
-    pub external_name: Option<String>,
+    pub external_name: Option<Option<String>>,
+}
+
+/// A field that is present, `null` included (`Some(None)`); an absent one stays at its default
+/// (`None`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
 }
 
 /// One ping.

@@ -45,7 +45,7 @@ pub fn name_text() -> Object {
         .build()
 }
 
-/// An optional text of at most 255 characters (`null` reads as absent).
+/// An optional text of at most 255 characters, or `null`.
 pub fn optional_name_text() -> Object {
     ObjectBuilder::new()
         .schema_type(utoipa::openapi::schema::SchemaType::Array(vec![
