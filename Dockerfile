@@ -8,7 +8,8 @@
 ARG RUST_VERSION=1.95
 ARG DEBIAN_RELEASE=bookworm
 
-# --- build: the release binary, all features (mysql, maxmind, datadog, sentry) -------------
+# --- build: the release binary, every adapter (the default features: mysql, maxmind, datadog,
+# sentry; not --all-features, which would add the test doubles of the test-util feature) ------
 FROM rust:${RUST_VERSION}-slim-${DEBIAN_RELEASE} AS build
 WORKDIR /src
 COPY . .
@@ -16,7 +17,7 @@ COPY . .
 # copied out of the cached target directory.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked --all-features \
+    cargo build --release --locked \
     && cp target/release/pdd-server /usr/local/bin/pdd-server
 
 # --- country database ----------------------------------------------------------------------

@@ -269,11 +269,19 @@ fn main() {
     let db = format!("pdd_client_list_{}", std::process::id());
     measure(
         "mysql",
-        &[format!("-mysql_server={MYSQL}"), format!("-mysql_database={db}")],
+        &[
+            format!("-mysql_server={MYSQL}"),
+            format!("-mysql_database={db}"),
+        ],
         clients,
     );
     let dropped = Command::new("mariadb")
-        .args(["-h127.0.0.1", "-uroot", "-e", &format!("DROP DATABASE IF EXISTS {db}")])
+        .args([
+            "-h127.0.0.1",
+            "-uroot",
+            "-e",
+            &format!("DROP DATABASE IF EXISTS {db}"),
+        ])
         .status();
     if !dropped.is_ok_and(|s| s.success()) {
         println!("could not drop database {db}: drop it by hand");

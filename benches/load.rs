@@ -27,11 +27,11 @@ use rand::{Rng, SeedableRng};
 use secrecy::SecretString;
 use serde_json::{json, Value};
 
-use pdd_server::adapters::clock::ManualClock;
 use pdd_server::app::{Application, Overrides};
 use pdd_server::config::Settings;
 use pdd_server::domain::crypto::ell;
 use pdd_server::domain::time::Calendar;
+use pdd_server::testing::ManualClock;
 
 const TOKEN: &str = "load-test-token-0a9f3c71";
 const CAMPAIGNS: usize = 3;

@@ -19,7 +19,6 @@ use num_bigint::{BigInt, Sign};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use pdd_server::adapters::clock::ManualClock;
 use pdd_server::adapters::geocoder::none::NoGeocoder;
 use pdd_server::adapters::metrics::noop::NoopMetrics;
 use pdd_server::adapters::random::OsRandom;
@@ -35,6 +34,7 @@ use pdd_server::domain::service::{Context, Services};
 use pdd_server::domain::sketch;
 use pdd_server::domain::time::Calendar;
 use pdd_server::ports::Storage;
+use pdd_server::testing::ManualClock;
 
 /// The server's allocator (see `src/main.rs`), counting allocations to show what a request
 /// costs besides time.
@@ -227,7 +227,8 @@ async fn run(n_clients: usize) {
             group_size: Some(GROUP_SIZE),
             ..Default::default()
         };
-        campaigns.push(services.campaigns.create(input).await.expect("campaign"));
+        let view = services.campaigns.create(input).await.expect("campaign");
+        campaigns.push(view.campaign);
     }
     let mut clients: Vec<Client> = Vec::with_capacity(n_clients);
     let mut rng = StdRng::seed_from_u64(1);
@@ -366,7 +367,12 @@ async fn run(n_clients: usize) {
     memory_line("after submissions");
 
     // ---- aggregation of that campaign-day
-    let campaign = services.campaigns.get(&campaign).await.expect("campaign");
+    let campaign = services
+        .campaigns
+        .get(&campaign)
+        .await
+        .expect("campaign")
+        .campaign;
     let timer = Timer::start();
     let groups = storage
         .day_groups(&campaign.name, day)

@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
-use pdd_server::adapters::clock::ManualClock;
 use pdd_server::adapters::geocoder::none::NoGeocoder;
 use pdd_server::adapters::metrics::noop::NoopMetrics;
 use pdd_server::adapters::random::OsRandom;
@@ -24,7 +23,8 @@ use pdd_server::domain::service::ping::PingInput;
 use pdd_server::domain::service::sketches::SubmissionInput;
 use pdd_server::domain::service::{Context, Services};
 use pdd_server::domain::time::Calendar;
-use pdd_server::ports::Storage;
+use pdd_server::ports::ClientStore;
+use pdd_server::testing::ManualClock;
 use r2d2_mysql::mysql::prelude::Queryable;
 use r2d2_mysql::mysql::{Conn, Opts, OptsBuilder, Params, Value};
 use rand::seq::SliceRandom;

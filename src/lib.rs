@@ -6,3 +6,8 @@ pub mod app;
 pub mod config;
 pub mod domain;
 pub mod ports;
+#[cfg(feature = "test-util")]
+pub mod testing;
+
+#[cfg(test)]
+mod layering_tests;

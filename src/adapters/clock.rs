@@ -1,6 +1,7 @@
-//! Clocks: the system's, an accelerated one for testing mode, and a manual one for tests.
+//! Clocks: the system's, and an accelerated one for testing mode. (The manual clock of the
+//! tests is in `crate::testing`.)
 
-use std::sync::Mutex;
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
@@ -9,9 +10,19 @@ use crate::ports::Clock;
 
 pub struct SystemClock;
 
+/// The monotonic origin of every system clock: the first reading of the process.
+fn process_origin() -> Instant {
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    *ORIGIN.get_or_init(Instant::now)
+}
+
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
         Utc::now()
+    }
+
+    fn monotonic(&self) -> std::time::Duration {
+        process_origin().elapsed()
     }
 }
 
@@ -43,28 +54,24 @@ impl Clock for AcceleratedClock {
         let elapsed = self.started.elapsed() * self.factor;
         self.origin + Duration::from_std(elapsed).unwrap_or_else(|_| Duration::zero())
     }
-}
 
-/// A clock that moves only when told.
-pub struct ManualClock(Mutex<DateTime<Utc>>);
-
-impl ManualClock {
-    pub fn new(t: DateTime<Utc>) -> Self {
-        ManualClock(Mutex::new(t))
-    }
-
-    pub fn set(&self, t: DateTime<Utc>) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = t;
-    }
-
-    pub fn advance(&self, d: Duration) {
-        let mut t = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        *t += d;
+    /// Real time: the acceleration moves the calendar, not how long work takes.
+    fn monotonic(&self) -> std::time::Duration {
+        self.started.elapsed()
     }
 }
 
-impl Clock for ManualClock {
-    fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn monotonic_readings_never_decrease() {
+        let clocks: [&dyn Clock; 2] = [&SystemClock, &AcceleratedClock::new(288)];
+        for clock in clocks {
+            let first = clock.monotonic();
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            assert!(clock.monotonic() > first);
+        }
     }
 }

@@ -257,14 +257,14 @@ impl Scheduler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Mutex;
+    use parking_lot::Mutex;
 
     use crate::adapters::geocoder::none::NoGeocoder;
-    use crate::adapters::random::SeededRandom;
     use crate::adapters::storage::memory::MemoryStorage;
     use crate::domain::grouping::GroupStrategy;
     use crate::domain::service::Context;
-    use crate::ports::Metrics;
+    use crate::ports::{JobLedger, Metrics};
+    use crate::testing::SeededRandom;
 
     /// A clock that follows tokio's (paused, auto-advancing) time from a fixed origin.
     struct TokioClock {
@@ -278,6 +278,10 @@ mod tests {
             let real = self.start.elapsed() * self.speed;
             self.origin + TimeDelta::from_std(real).unwrap()
         }
+
+        fn monotonic(&self) -> Duration {
+            self.start.elapsed()
+        }
     }
 
     /// Remembers every job run: (job, ok).
@@ -286,7 +290,7 @@ mod tests {
 
     impl Metrics for Runs {
         fn job_run(&self, job: &str, ok: bool, _: Duration, _: u64) {
-            self.0.lock().unwrap().push((job.to_string(), ok));
+            self.0.lock().push((job.to_string(), ok));
         }
     }
 
@@ -321,7 +325,7 @@ mod tests {
             prune_threshold: TimeDelta::days(15),
         };
         let scheduler = Scheduler {
-            jobs: JobService::new(ctx),
+            jobs: JobService::new(&ctx),
             storage: storage.clone(),
             clock: clock.clone(),
             calendar,
@@ -338,12 +342,7 @@ mod tests {
     }
 
     fn names(runs: &Runs) -> Vec<String> {
-        runs.0
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(j, _)| j.clone())
-            .collect()
+        runs.0.lock().iter().map(|(j, _)| j.clone()).collect()
     }
 
     /// Records `firing` of `job` complete, as a previous run would have left it.

@@ -5,6 +5,7 @@
 //! flight finish. HTTP/1.1 only: browsers and the dashboard speak it, and HTTP/2 needs TLS in
 //! practice, which a reverse proxy in front terminates.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -50,6 +51,17 @@ pub async fn serve(
     listener: TcpListener,
     options: ServeOptions,
     stop: CancellationToken,
+) {
+    serve_counted(filter, listener, options, stop, Arc::default()).await
+}
+
+/// `serve`, keeping in `open` the number of connections open (for the admin console).
+pub async fn serve_counted(
+    filter: BoxedFilter<(Response,)>,
+    listener: TcpListener,
+    options: ServeOptions,
+    stop: CancellationToken,
+    open: Arc<AtomicUsize>,
 ) {
     let graceful = GracefulShutdown::new();
     let permits = Arc::new(Semaphore::new(options.max_connections.max(1)));
@@ -107,11 +119,14 @@ pub async fn serve(
         });
         let conn = http.serve_connection(TokioIo::new(stream), svc);
         let conn = graceful.watch(conn);
+        open.fetch_add(1, Ordering::Relaxed);
+        let open = open.clone();
         tokio::spawn(async move {
             if let Err(e) = conn.await {
                 // Slow, vanished or garbled clients: theirs to fix, not ours.
                 debug!(error = %e, "connection closed with an error");
             }
+            open.fetch_sub(1, Ordering::Relaxed);
             drop(permit);
         });
     }

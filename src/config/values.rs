@@ -1,6 +1,6 @@
 //! The value types of settings, each with its parser. Every parser error names the offending
-//! value so that the start-up error line can show it — except for secrets, whose parsers never
-//! echo what they were given.
+//! value so that the start-up error line can show it (secrets are read in `de`, which never
+//! echoes them).
 
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
@@ -8,11 +8,6 @@ use std::str::FromStr;
 
 use chrono::TimeDelta;
 use ipnet::IpNet;
-use secrecy::SecretString;
-use serde::de::{self, Deserializer, Visitor};
-use serde::Deserialize;
-
-use crate::domain::grouping::GroupStrategy;
 
 /// A `host:port` address. The host may be empty (all interfaces, for listeners), a name, an
 /// IPv4 address or a bracketed IPv6 address (`[::1]:8000`).
@@ -243,7 +238,7 @@ pub fn parse_cidrs(s: &str) -> Result<Vec<IpNet>, String> {
         .collect()
 }
 
-fn parse_bool(s: &str) -> Result<bool, String> {
+pub(super) fn parse_bool(s: &str) -> Result<bool, String> {
     match s.to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Ok(true),
         "false" | "0" | "no" | "off" => Ok(false),
@@ -252,14 +247,14 @@ fn parse_bool(s: &str) -> Result<bool, String> {
 }
 
 /// A whole number, 0 included.
-fn parse_count(s: &str) -> Result<u32, String> {
+pub(super) fn parse_count(s: &str) -> Result<u32, String> {
     s.trim()
         .parse::<u32>()
         .map_err(|_| format!("{s:?} is not a whole number from 0 to {}", u32::MAX))
 }
 
 /// A whole number of at least 1.
-fn parse_positive(s: &str) -> Result<u32, String> {
+pub(super) fn parse_positive(s: &str) -> Result<u32, String> {
     match s.trim().parse::<u32>() {
         Ok(n) if n > 0 => Ok(n),
         _ => Err(format!(
@@ -270,7 +265,7 @@ fn parse_positive(s: &str) -> Result<u32, String> {
 }
 
 /// A MySQL database name: it ends up as an identifier, so keep it to a safe alphabet.
-fn parse_database(s: &str) -> Result<String, String> {
+pub(super) fn parse_database(s: &str) -> Result<String, String> {
     if !s.is_empty()
         && s.len() <= 64
         && s.chars()
@@ -282,214 +277,6 @@ fn parse_database(s: &str) -> Result<String, String> {
             "{s:?} is not a database name (1 to 64 letters, digits, '_' or '$')"
         ))
     }
-}
-
-// ---- serde glue: every value may come as a string (flags, environment) or as its natural
-// TOML type (numbers, booleans, arrays).
-
-/// A scalar read as text: strings as they are, numbers and booleans written out.
-struct Text;
-
-impl<'de> Visitor<'de> for Text {
-    type Value = String;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a string")
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
-        Ok(v.to_string())
-    }
-    fn visit_string<E: de::Error>(self, v: String) -> Result<String, E> {
-        Ok(v)
-    }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<String, E> {
-        Ok(v.to_string())
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<String, E> {
-        Ok(v.to_string())
-    }
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<String, E> {
-        Ok(v.to_string())
-    }
-}
-
-fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    d.deserialize_any(Text)
-}
-
-fn parsed<'de, D, T>(d: D, parse: impl FnOnce(&str) -> Result<T, String>) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-{
-    let s = text(d)?;
-    parse(&s).map_err(de::Error::custom)
-}
-
-pub(super) fn host_port<'de, D: Deserializer<'de>>(d: D) -> Result<HostPort, D::Error> {
-    // A TOML integer is a port on all interfaces; text must keep its colon.
-    struct Addr;
-    impl<'de> Visitor<'de> for Addr {
-        type Value = HostPort;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("host:port")
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<HostPort, E> {
-            v.parse().map_err(E::custom)
-        }
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<HostPort, E> {
-            format!(":{v}").parse().map_err(E::custom)
-        }
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<HostPort, E> {
-            format!(":{v}").parse().map_err(E::custom)
-        }
-    }
-    d.deserialize_any(Addr)
-}
-
-/// An optional client address (MySQL, DogStatsD): empty means unset; a host and a non-zero
-/// port are required.
-pub(super) fn opt_server<'de, D: Deserializer<'de>>(d: D) -> Result<Option<HostPort>, D::Error> {
-    parsed(d, |s| {
-        if s.is_empty() {
-            return Ok(None);
-        }
-        let hp: HostPort = s.parse()?;
-        if hp.host.is_empty() || hp.port == 0 {
-            return Err(format!(
-                "{s:?} is not host:port with a host and a non-zero port (e.g. localhost:3306)"
-            ));
-        }
-        Ok(Some(hp))
-    })
-}
-
-struct SecretText;
-
-impl<'de> Visitor<'de> for SecretText {
-    type Value = SecretString;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a string")
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<SecretString, E> {
-        Ok(SecretString::from(v))
-    }
-    fn visit_string<E: de::Error>(self, v: String) -> Result<SecretString, E> {
-        Ok(SecretString::from(v))
-    }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<SecretString, E> {
-        Ok(SecretString::from(v.to_string()))
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<SecretString, E> {
-        Ok(SecretString::from(v.to_string()))
-    }
-    // Anything else is refused without showing what it was.
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<SecretString, E> {
-        Err(E::custom(
-            "expected a string (value not shown: it is a secret)",
-        ))
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<SecretString, E> {
-        Err(E::custom(
-            "expected a string (value not shown: it is a secret)",
-        ))
-    }
-    fn visit_seq<A: de::SeqAccess<'de>>(self, _: A) -> Result<SecretString, A::Error> {
-        Err(de::Error::custom(
-            "expected a string (value not shown: it is a secret)",
-        ))
-    }
-    fn visit_map<A: de::MapAccess<'de>>(self, _: A) -> Result<SecretString, A::Error> {
-        Err(de::Error::custom(
-            "expected a string (value not shown: it is a secret)",
-        ))
-    }
-}
-
-pub(super) fn secret<'de, D: Deserializer<'de>>(d: D) -> Result<SecretString, D::Error> {
-    d.deserialize_any(SecretText)
-}
-
-/// An optional secret: empty means unset.
-pub(super) fn opt_secret<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<SecretString>, D::Error> {
-    use secrecy::ExposeSecret;
-    let s = secret(d)?;
-    Ok((!s.expose_secret().is_empty()).then_some(s))
-}
-
-pub(super) fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    text(d)
-}
-
-pub(super) fn database<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    parsed(d, parse_database)
-}
-
-pub(super) fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-    parsed(d, parse_bool)
-}
-
-pub(super) fn count<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
-    parsed(d, parse_count)
-}
-
-pub(super) fn positive<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
-    parsed(d, parse_positive)
-}
-
-pub(super) fn geocoder<'de, D: Deserializer<'de>>(d: D) -> Result<GeocoderKind, D::Error> {
-    parsed(d, str::parse)
-}
-
-pub(super) fn strategy<'de, D: Deserializer<'de>>(d: D) -> Result<GroupStrategy, D::Error> {
-    parsed(d, str::parse)
-}
-
-pub(super) fn time_zone<'de, D: Deserializer<'de>>(d: D) -> Result<chrono_tz::Tz, D::Error> {
-    parsed(d, |s| {
-        s.parse::<chrono_tz::Tz>()
-            .map_err(|_| format!("{s:?} is not an IANA time zone (e.g. Europe/London)"))
-    })
-}
-
-pub(super) fn span<'de, D: Deserializer<'de>>(d: D) -> Result<Span, D::Error> {
-    parsed(d, str::parse)
-}
-
-pub(super) fn log_level<'de, D: Deserializer<'de>>(d: D) -> Result<LogLevel, D::Error> {
-    parsed(d, str::parse)
-}
-
-pub(super) fn path<'de, D: Deserializer<'de>>(d: D) -> Result<std::path::PathBuf, D::Error> {
-    parsed(d, |s| {
-        if s.is_empty() {
-            Err("the path is empty".to_string())
-        } else {
-            Ok(s.into())
-        }
-    })
-}
-
-pub(super) fn opt_path<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<std::path::PathBuf>, D::Error> {
-    let s = text(d)?;
-    Ok((!s.is_empty()).then(|| s.into()))
-}
-
-/// A CIDR list: a TOML array of strings, or one comma-separated string.
-pub(super) fn cidrs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Cidrs {
-        One(String),
-        Many(Vec<String>),
-    }
-    match Cidrs::deserialize(d)? {
-        Cidrs::One(s) => parse_cidrs(&s),
-        Cidrs::Many(v) => v.iter().map(|s| parse_cidr(s)).collect(),
-    }
-    .map_err(de::Error::custom)
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::error::{DomainError, Errors};
+use super::error::{Errors, Invalid};
 use super::time::{Calendar, Day};
 
 pub const MAX_NAME_LEN: usize = 255;
@@ -58,6 +58,14 @@ pub struct Campaign {
     pub collect_raw: bool,
 }
 
+/// Where a campaign stands at one instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Status {
+    pub started: bool,
+    pub completed: bool,
+    pub active: bool,
+}
+
 impl Campaign {
     /// startTime is set and not in the future.
     pub fn started(&self, now: DateTime<Utc>) -> bool {
@@ -71,6 +79,15 @@ impl Campaign {
 
     pub fn active(&self, now: DateTime<Utc>) -> bool {
         self.started(now) && !self.completed(now)
+    }
+
+    /// Where the campaign stands at `now`.
+    pub fn status(&self, now: DateTime<Utc>) -> Status {
+        Status {
+            started: self.started(now),
+            completed: self.completed(now),
+            active: self.active(now),
+        }
     }
 
     /// The last day that gets sketches: the day containing the last instant before endTime.
@@ -219,7 +236,7 @@ fn validate_query(errors: &mut Errors, index: usize, query: &QueryInput) -> Opti
 }
 
 /// Validates a campaign as received, reporting every problem at once, and applies defaults.
-pub fn validate(input: &CampaignInput) -> Result<CampaignFields, DomainError> {
+pub fn validate(input: &CampaignInput) -> Result<CampaignFields, Invalid> {
     let mut errors = Errors::default();
     let display_name = input.display_name.clone().unwrap_or_default();
     if display_name.trim().is_empty() {
@@ -302,7 +319,7 @@ pub fn validate_update(
     current: &Campaign,
     new: &CampaignFields,
     now: DateTime<Utc>,
-) -> Result<(), DomainError> {
+) -> Result<(), Invalid> {
     let mut errors = Errors::default();
     if current.started(now) {
         let frozen = "cannot be changed once the campaign has started";
@@ -357,9 +374,9 @@ mod tests {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
     }
 
-    fn messages(r: Result<CampaignFields, DomainError>) -> Vec<String> {
+    fn messages(r: Result<CampaignFields, Invalid>) -> Vec<String> {
         match r {
-            Err(DomainError::Invalid(errs)) => errs.iter().map(FieldError::to_string).collect(),
+            Err(Invalid(errs)) => errs.iter().map(FieldError::to_string).collect(),
             other => panic!("expected invalid, got {other:?}"),
         }
     }
@@ -551,8 +568,7 @@ mod tests {
     fn update_messages(current: &Campaign, new: &CampaignFields, now: &str) -> Vec<String> {
         match validate_update(current, new, t(now)) {
             Ok(()) => vec![],
-            Err(DomainError::Invalid(errs)) => errs.iter().map(FieldError::to_string).collect(),
-            Err(e) => panic!("{e:?}"),
+            Err(Invalid(errs)) => errs.iter().map(FieldError::to_string).collect(),
         }
     }
 

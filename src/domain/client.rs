@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::campaign::MAX_NAME_LEN;
-use super::error::{DomainError, Errors};
+use super::error::{Errors, Invalid};
 
 /// Longest extension version or time zone kept with an activity.
 pub const MAX_ACTIVITY_FIELD_LEN: usize = 50;
@@ -68,7 +68,7 @@ pub fn check_external_name(errors: &mut Errors, external_name: Option<&str>) {
     }
 }
 
-pub fn validate_registration(input: &ClientInput) -> Result<ValidClient, DomainError> {
+pub fn validate_registration(input: &ClientInput) -> Result<ValidClient, Invalid> {
     let mut errors = Errors::default();
     check_required(&mut errors, "publicKey", input.public_key.as_deref());
     if let Some(key) = input.public_key.as_deref().filter(|k| !k.trim().is_empty()) {
@@ -92,7 +92,7 @@ pub fn validate_registration(input: &ClientInput) -> Result<ValidClient, DomainE
 pub fn validate_ping(
     extension_version: Option<&str>,
     timezone: Option<&str>,
-) -> Result<(), DomainError> {
+) -> Result<(), Invalid> {
     let mut errors = Errors::default();
     for (field, value) in [
         ("extensionVersion", extension_version),
@@ -114,7 +114,7 @@ mod tests {
 
     fn messages(input: ClientInput) -> Vec<String> {
         match validate_registration(&input) {
-            Err(DomainError::Invalid(e)) => e.iter().map(|e| e.to_string()).collect(),
+            Err(Invalid(e)) => e.iter().map(|e| e.to_string()).collect(),
             other => panic!("expected invalid, got {other:?}"),
         }
     }
@@ -178,7 +178,7 @@ mod tests {
     fn ping_fields_are_bounded() {
         assert!(validate_ping(Some("1.0.3"), Some("Europe/Paris")).is_ok());
         match validate_ping(Some(&"v".repeat(51)), Some(&"z".repeat(51))) {
-            Err(DomainError::Invalid(e)) => assert_eq!(
+            Err(Invalid(e)) => assert_eq!(
                 e.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
                 vec![
                     "extensionVersion: should be at most 50 characters",

@@ -1,9 +1,7 @@
-//! Errors of the domain services. Each variant means one thing to a caller; the HTTP layer maps
-//! each to exactly one status code.
+//! The entities' error: an input that breaks their rules, with every problem found. The
+//! services wrap it in their own error (`service::error::ServiceError`).
 
 use std::fmt;
-
-use crate::ports::storage::StorageError;
 
 /// One problem with one input field, rendered as `field: message` (or just `message` when it
 /// concerns no single field).
@@ -51,35 +49,24 @@ impl Errors {
         self.0.is_empty()
     }
 
-    /// `Ok(())` when nothing was collected, else `DomainError::Invalid` with every entry.
-    pub fn into_result(self) -> Result<(), DomainError> {
+    /// `Ok(())` when nothing was collected, else `Invalid` with every entry.
+    pub fn into_result(self) -> Result<(), Invalid> {
         if self.0.is_empty() {
             Ok(())
         } else {
-            Err(DomainError::Invalid(self.0))
+            Err(Invalid(self.0))
         }
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum DomainError {
-    #[error("not found")]
-    NotFound,
-    #[error("invalid input")]
-    Invalid(Vec<FieldError>),
-    /// The request conflicts with the current state (e.g. deleting an active campaign).
-    #[error("conflict: {0}")]
-    Conflict(String),
-    #[error("sketch already submitted")]
-    AlreadySubmitted,
-    #[error("the collection window of this sketch has closed")]
-    WindowClosed,
-    #[error(transparent)]
-    Storage(#[from] StorageError),
-}
+/// An input breaks the rules of an entity: every problem found, in the order checked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid input")]
+pub struct Invalid(pub Vec<FieldError>);
 
-impl DomainError {
-    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        DomainError::Invalid(vec![FieldError::new(field, message)])
+impl Invalid {
+    /// One problem with one field.
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Invalid(vec![FieldError::new(field, message)])
     }
 }

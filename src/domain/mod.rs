@@ -1,5 +1,6 @@
-//! The domain: pure rules of campaigns, clients, sketches and the nightly jobs. Depends only on
-//! the traits in `crate::ports`.
+//! The domain. Its entities and rules (campaigns, clients, sketches, days, grouping, crypto,
+//! validation) import nothing of this crate outside `domain`; the services and jobs in
+//! `service` are the only domain code that uses the ports.
 
 pub mod campaign;
 pub mod client;
@@ -11,4 +12,4 @@ pub mod service;
 pub mod sketch;
 pub mod time;
 
-pub use error::{DomainError, FieldError};
+pub use error::{FieldError, Invalid};

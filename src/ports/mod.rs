@@ -8,7 +8,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-pub use storage::{Storage, StorageError, StorageResult};
+pub use storage::{
+    AggregationStore, CampaignStore, ClientStore, JobLedger, SketchStore, Storage, StorageError,
+    StorageResult,
+};
 
 /// Country of an address.
 pub trait Geocoder: Send + Sync + 'static {
@@ -20,7 +23,13 @@ pub trait Geocoder: Send + Sync + 'static {
 
 /// The one source of time for every component.
 pub trait Clock: Send + Sync + 'static {
+    /// The time of day and date: days, campaign windows, stored times.
     fn now(&self) -> DateTime<Utc>;
+
+    /// The time elapsed since an origin fixed when the clock was made: it never decreases,
+    /// whatever happens to `now` (set back, adjusted). For how long work takes and how old a
+    /// cached value is.
+    fn monotonic(&self) -> Duration;
 }
 
 /// Randomness the domain needs: shuffles, sampling, spreads and fresh names.

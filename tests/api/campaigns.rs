@@ -257,7 +257,10 @@ async fn the_dashboards_stop_sends_the_whole_campaign_with_a_late_end_and_stops_
         (&json!(true), &json!(true), &json!(false))
     );
     let stored = app.services.campaigns.get(&name).await.unwrap();
-    assert_eq!(stored.end_time, Some(utc("2018-05-10T22:09:10.734Z")));
+    assert_eq!(
+        stored.campaign.end_time,
+        Some(utc("2018-05-10T22:09:10.734Z"))
+    );
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@ mod abuse;
 mod admin;
 mod campaigns;
 mod clients;
+mod console;
 #[cfg(feature = "sentry")]
 mod error_reports;
 mod fuzz;

@@ -4,7 +4,7 @@ use serde_json::json;
 use warp::http::StatusCode;
 
 use crate::helpers::*;
-use pdd_server::ports::Storage as _;
+use pdd_server::ports::AggregationStore as _;
 
 /// A campaign (started 9 May, London) with results stored for days 0 and 1.
 async fn campaign_with_results(app: &App) -> String {

@@ -165,7 +165,7 @@ fn exec_form(args: &str) -> Vec<String> {
 }
 
 #[test]
-fn dockerfile_builds_the_release_binary_with_every_feature() {
+fn dockerfile_builds_the_release_binary_with_every_adapter_and_no_test_double() {
     let stages = dockerfile();
     assert!(
         stages.len() >= 3,
@@ -191,13 +191,29 @@ fn dockerfile_builds_the_release_binary_with_every_feature() {
         .filter_map(|l| l.split_once(" = ").map(|(name, _)| name.trim()))
         .filter(|name| *name != "default")
         .collect();
-    assert_eq!(features, ["mysql", "maxmind", "datadog", "sentry"]);
-    let all = run.contains("--all-features")
-        || (!run.contains("--no-default-features")
-            && features
-                .iter()
-                .all(|f| cargo_toml.contains(&format!("\"{f}\""))));
-    assert!(all, "every feature is compiled in: {run}");
+    // The four adapters, then the test doubles.
+    assert_eq!(
+        features,
+        ["mysql", "maxmind", "datadog", "sentry", "test-util"]
+    );
+    let default = cargo_toml
+        .lines()
+        .find(|l| l.starts_with("default = "))
+        .expect("the default features");
+    for adapter in &features[..4] {
+        assert!(
+            default.contains(&format!("\"{adapter}\"")),
+            "{adapter} is a default feature: {default}"
+        );
+    }
+    assert!(!default.contains("test-util"), "{default}");
+    // The default features compile every adapter in; --all-features would add the test doubles.
+    assert!(
+        !run.contains("--no-default-features")
+            && !run.contains("--all-features")
+            && !run.contains("--features"),
+        "every adapter and no test double is compiled in: {run}"
+    );
     assert!(run.contains("target/release/pdd-server"), "{run}");
 }
 

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 
-use pdd_server::adapters::clock::ManualClock;
 use pdd_server::app::{Application, Overrides};
 use pdd_server::config::Settings;
+use pdd_server::testing::ManualClock;
 
 #[tokio::test]
 async fn built_in_code_it_serves_on_the_real_ports_and_stops_with_its_token() {

@@ -1,8 +1,8 @@
 //! Campaign management: the update rules once started and completed, and deletion.
 
-use pdd_server::domain::campaign::CampaignInput;
+use pdd_server::domain::campaign::{CampaignInput, Status};
 use pdd_server::domain::service::jobs::JobKind;
-use pdd_server::domain::DomainError;
+use pdd_server::domain::service::ServiceError;
 
 use crate::support::*;
 
@@ -27,7 +27,8 @@ async fn campaign_update_rules_before_start_after_start_and_after_completion() {
         .campaigns
         .update(&campaign.name, moved.clone())
         .await
-        .unwrap();
+        .unwrap()
+        .campaign;
     assert_eq!(
         (updated.start_time, updated.group_size, updated.delay),
         (Some(london("2018-05-11 09:00")), 5, 2)
@@ -90,12 +91,18 @@ async fn campaign_update_rules_before_start_after_start_and_after_completion() {
         .campaigns
         .update(&campaign.name, grown.clone())
         .await
-        .unwrap();
+        .unwrap()
+        .campaign;
     assert_eq!(updated.display_name, "Flu 2018");
     assert_eq!(updated.vocabulary.queries.len(), 3);
     assert_eq!(updated.end_time, Some(london("2018-05-20 00:00")));
     assert_eq!(
-        w.services.campaigns.get(&campaign.name).await.unwrap(),
+        w.services
+            .campaigns
+            .get(&campaign.name)
+            .await
+            .unwrap()
+            .campaign,
         updated
     );
 
@@ -118,11 +125,15 @@ async fn campaign_update_rules_before_start_after_start_and_after_completion() {
         .campaigns
         .update(&campaign.name, noted)
         .await
-        .unwrap();
+        .unwrap()
+        .campaign;
     assert_eq!(updated.notes.as_deref(), Some("finished"));
 
     let unknown = w.services.campaigns.update("nope", original).await;
-    assert!(matches!(unknown, Err(DomainError::NotFound)), "{unknown:?}");
+    assert!(
+        matches!(unknown, Err(ServiceError::NotFound)),
+        "{unknown:?}"
+    );
 }
 
 #[tokio::test]
@@ -149,7 +160,7 @@ async fn deleting_an_active_campaign_needs_force_and_removes_results_and_sketche
     w.set(on_day(2, "09:00"));
     let refused = w.services.campaigns.delete(&active.name, false).await;
     assert!(
-        matches!(refused, Err(DomainError::Conflict(_))),
+        matches!(refused, Err(ServiceError::Conflict(_))),
         "{refused:?}"
     );
     assert!(w.services.campaigns.get(&active.name).await.is_ok());
@@ -161,11 +172,11 @@ async fn deleting_an_active_campaign_needs_force_and_removes_results_and_sketche
         .unwrap();
     assert!(matches!(
         w.services.campaigns.get(&active.name).await,
-        Err(DomainError::NotFound)
+        Err(ServiceError::NotFound)
     ));
     assert!(matches!(
         w.services.campaigns.results(&active.name).await,
-        Err(DomainError::NotFound)
+        Err(ServiceError::NotFound)
     ));
     assert_eq!(
         w.storage.list_aggregations(&active.name).await.unwrap(),
@@ -193,5 +204,43 @@ async fn deleting_an_active_campaign_needs_force_and_removes_results_and_sketche
         .unwrap();
     assert_eq!(w.services.campaigns.list(None).await.unwrap(), vec![]);
     let unknown = w.services.campaigns.delete(&done.name, true).await;
-    assert!(matches!(unknown, Err(DomainError::NotFound)), "{unknown:?}");
+    assert!(
+        matches!(unknown, Err(ServiceError::NotFound)),
+        "{unknown:?}"
+    );
+}
+
+#[tokio::test]
+async fn campaigns_come_out_with_their_status_at_the_services_now() {
+    let w = World::new();
+    let input = CampaignInput {
+        end_time: Some(on_day(2, "00:00")),
+        ..campaign_input(2, 0, 0)
+    };
+    let status = |started, completed, active| Status {
+        started,
+        completed,
+        active,
+    };
+    let created = w.services.campaigns.create(input).await.unwrap();
+    assert_eq!(created.status, status(false, false, false));
+
+    w.set(on_day(1, "12:00"));
+    let running = w
+        .services
+        .campaigns
+        .get(&created.campaign.name)
+        .await
+        .unwrap();
+    assert_eq!(running.status, status(true, false, true));
+    assert_eq!(running.campaign, created.campaign);
+    assert_eq!(
+        w.services.campaigns.list(Some(true)).await.unwrap(),
+        vec![running]
+    );
+
+    w.set(on_day(2, "00:00"));
+    let listed = w.services.campaigns.list(None).await.unwrap();
+    assert_eq!(listed[0].status, status(true, true, false));
+    assert_eq!(w.services.campaigns.list(Some(true)).await.unwrap(), vec![]);
 }

@@ -8,7 +8,7 @@ use pdd_server::domain::client::Client;
 use pdd_server::domain::grouping::GroupStrategy;
 use pdd_server::domain::service::jobs::JobKind;
 use pdd_server::domain::service::ping::PingInput;
-use pdd_server::domain::DomainError;
+use pdd_server::domain::service::ServiceError;
 
 use crate::support::*;
 
@@ -223,7 +223,7 @@ async fn prune_deletes_inactive_clients_but_keeps_recently_created_ones() {
     assert_eq!(left, expected);
     for gone in [&old_silent, &old_lapsed] {
         let ping = w.services.ping.ping(&gone.name, PingInput::default()).await;
-        assert!(matches!(ping, Err(DomainError::NotFound)), "{ping:?}");
+        assert!(matches!(ping, Err(ServiceError::NotFound)), "{ping:?}");
     }
     assert_eq!(
         w.storage
@@ -299,7 +299,7 @@ async fn garbage_collection_keeps_what_can_still_be_aggregated() {
     let late = w
         .submit(&sketch_of_day[3], Some(vec!["1".into(); 3]), None)
         .await;
-    assert!(matches!(late, Err(DomainError::WindowClosed)), "{late:?}");
+    assert!(matches!(late, Err(ServiceError::WindowClosed)), "{late:?}");
 
     let again = w.run(JobKind::CollectGarbage, on_day(7, "03:00")).await;
     assert_eq!(

@@ -7,7 +7,7 @@ use pdd_server::domain::client::Client;
 use pdd_server::domain::service::catalog;
 use pdd_server::domain::service::jobs::JobKind;
 use pdd_server::domain::service::ping::{Command, PingInput};
-use pdd_server::domain::DomainError;
+use pdd_server::domain::service::ServiceError;
 
 use crate::support::*;
 
@@ -167,7 +167,7 @@ async fn ping_with_two_campaigns_truncates_older_vocabulary_and_sorts_keys_by_cl
     let late = w
         .submit(&cold_cmd.sketch_name, Some(vec!["1".into(); 3]), None)
         .await;
-    assert!(matches!(late, Err(DomainError::WindowClosed)), "{late:?}");
+    assert!(matches!(late, Err(ServiceError::WindowClosed)), "{late:?}");
     let response = w.ping(me, on_day(2, "10:00")).await;
     let summary: Vec<(i64, usize, usize)> = response
         .submit
@@ -218,7 +218,7 @@ async fn ping_of_unknown_client_is_not_found_and_records_nothing() {
         .ping
         .ping("no-such-client", PingInput::default())
         .await;
-    assert!(matches!(result, Err(DomainError::NotFound)), "{result:?}");
+    assert!(matches!(result, Err(ServiceError::NotFound)), "{result:?}");
     assert_eq!(w.storage.list_activity(None, None).await.unwrap(), vec![]);
 }
 
@@ -275,7 +275,7 @@ async fn sketch_closes_exactly_when_relative_day_reaches_day_plus_two_plus_delay
     let late = w
         .submit(&second[0].sketch_name, Some(vec!["1".into(); 3]), None)
         .await;
-    assert!(matches!(late, Err(DomainError::WindowClosed)), "{late:?}");
+    assert!(matches!(late, Err(ServiceError::WindowClosed)), "{late:?}");
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 
 use pdd_server::domain::campaign::CampaignInput;
 use pdd_server::domain::service::jobs::JobKind;
-use pdd_server::domain::DomainError;
+use pdd_server::domain::service::ServiceError;
 
 use crate::support::*;
 
@@ -25,7 +25,10 @@ async fn submission_answers_not_found_invalid_already_submitted_and_window_close
     let s = |v: &[&str]| Some(v.iter().map(|x| x.to_string()).collect::<Vec<_>>());
 
     let unknown = w.submit("no-such-sketch", s(&["1", "2", "3"]), None).await;
-    assert!(matches!(unknown, Err(DomainError::NotFound)), "{unknown:?}");
+    assert!(
+        matches!(unknown, Err(ServiceError::NotFound)),
+        "{unknown:?}"
+    );
 
     assert_eq!(
         invalid(
@@ -94,7 +97,7 @@ async fn submission_answers_not_found_invalid_already_submitted_and_window_close
         .submit(sketch, s(&["1", "2", "3"]), Some(vec![1, 1, 1]))
         .await;
     assert!(
-        matches!(again, Err(DomainError::AlreadySubmitted)),
+        matches!(again, Err(ServiceError::AlreadySubmitted)),
         "{again:?}"
     );
     assert_eq!(
@@ -107,7 +110,7 @@ async fn submission_answers_not_found_invalid_already_submitted_and_window_close
     let late = w
         .submit(other, s(&["1", "2", "3"]), Some(vec![1, 1, 1]))
         .await;
-    assert!(matches!(late, Err(DomainError::WindowClosed)), "{late:?}");
+    assert!(matches!(late, Err(ServiceError::WindowClosed)), "{late:?}");
     assert!(
         !w.storage
             .get_sketch(other)

@@ -11,10 +11,8 @@ use num_bigint::{BigInt, Sign};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use pdd_server::adapters::clock::ManualClock;
 use pdd_server::adapters::geocoder::none::NoGeocoder;
 use pdd_server::adapters::metrics::noop::NoopMetrics;
-use pdd_server::adapters::random::SeededRandom;
 use pdd_server::adapters::storage::memory::MemoryStorage;
 use pdd_server::domain::campaign::{Campaign, CampaignInput, QueryInput};
 use pdd_server::domain::client::{Client, ClientInput};
@@ -23,10 +21,12 @@ use pdd_server::domain::grouping::GroupStrategy;
 use pdd_server::domain::service::jobs::{JobKind, JobReport};
 use pdd_server::domain::service::ping::{Command, PingInput, PingResponse};
 use pdd_server::domain::service::sketches::SubmissionInput;
+use pdd_server::domain::service::ServiceError;
 use pdd_server::domain::service::{Context, Services};
 use pdd_server::domain::time::Calendar;
-use pdd_server::domain::DomainError;
 use pdd_server::ports::Storage;
+use pdd_server::testing::ManualClock;
+use pdd_server::testing::SeededRandom;
 
 pub struct World {
     pub services: Services,
@@ -71,7 +71,12 @@ impl World {
     }
 
     pub async fn campaign(&self, input: CampaignInput) -> Campaign {
-        self.services.campaigns.create(input).await.unwrap()
+        self.services
+            .campaigns
+            .create(input)
+            .await
+            .unwrap()
+            .campaign
     }
 
     /// Registers a client with the `i`-th public key.
@@ -146,7 +151,7 @@ impl World {
         sketch: &str,
         encrypted: Option<Vec<String>>,
         raw: Option<Vec<i64>>,
-    ) -> Result<(), DomainError> {
+    ) -> Result<(), ServiceError> {
         self.services
             .sketches
             .submit(
@@ -310,9 +315,9 @@ pub fn rng() -> StdRng {
 }
 
 /// The field errors of an `Invalid` answer, as `field: message` lines.
-pub fn invalid(result: Result<impl std::fmt::Debug, DomainError>) -> Vec<String> {
+pub fn invalid(result: Result<impl std::fmt::Debug, ServiceError>) -> Vec<String> {
     match result {
-        Err(DomainError::Invalid(errors)) => errors.iter().map(|e| e.to_string()).collect(),
+        Err(ServiceError::Invalid(errors)) => errors.iter().map(|e| e.to_string()).collect(),
         other => panic!("expected invalid input, got {other:?}"),
     }
 }

@@ -1,6 +1,7 @@
 //! The storage conformance suite, run against every storage adapter: the contract is the doc of
-//! `pdd_server::ports::storage::Storage`. `conformance.rs` holds the cases and the macro that
-//! instantiates them; each adapter adds one macro call (here, or in a module of its own).
+//! `pdd_server::ports::storage` (one trait per role, `Storage` their sum). `conformance/` holds
+//! the cases, one file per role, and the macro that instantiates them; each adapter adds one
+//! macro call (here, or in a module of its own).
 
 use std::sync::Arc;
 

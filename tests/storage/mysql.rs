@@ -13,7 +13,9 @@ use pdd_server::domain::client::{Activity, Client};
 use pdd_server::domain::crypto;
 use pdd_server::domain::sketch::{Group, Sketch, Submission};
 use pdd_server::ports::storage::{DaySketches, SubmitOutcome};
-use pdd_server::ports::{Storage, StorageError};
+use pdd_server::ports::{
+    AggregationStore, CampaignStore, ClientStore, JobLedger, SketchStore, Storage, StorageError,
+};
 use r2d2_mysql::mysql::prelude::Queryable;
 
 use crate::mysql_support::{self, Proxy, TestDb};

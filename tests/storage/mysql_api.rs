@@ -6,16 +6,16 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use num_bigint::BigInt;
-use pdd_server::adapters::clock::ManualClock;
 use pdd_server::adapters::geocoder::none::NoGeocoder;
 use pdd_server::adapters::http::{api_routes, ApiState, Limits};
 use pdd_server::adapters::metrics::noop::NoopMetrics;
-use pdd_server::adapters::random::SeededRandom;
 use pdd_server::domain::crypto;
 use pdd_server::domain::grouping::GroupStrategy;
 use pdd_server::domain::service::jobs::JobKind;
 use pdd_server::domain::service::{Context, Services};
 use pdd_server::domain::time::Calendar;
+use pdd_server::testing::ManualClock;
+use pdd_server::testing::SeededRandom;
 use secrecy::SecretString;
 use serde_json::{json, Value};
 use warp::filters::BoxedFilter;

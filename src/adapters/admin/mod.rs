@@ -1,5 +1,12 @@
 //! The admin interface, on its own port and never exposed publicly: health, ping, metrics (JSON
-//! and Prometheus), server information, and running a job now as if fired at a given time.
+//! and Prometheus), server information, running a job now as if fired at a given time, and the
+//! operator's console (`console`: HTML pages, each also JSON).
+
+pub mod console;
+pub mod history;
+pub mod html;
+pub mod pages;
+pub mod svg;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -8,23 +15,30 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use warp::filters::path::FullPath;
 use warp::filters::BoxedFilter;
-use warp::http::header::{HeaderValue, ALLOW, CONTENT_TYPE};
+use warp::http::header::{HeaderMap, HeaderValue, ALLOW, CONTENT_TYPE};
 use warp::http::{Method, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
 use crate::adapters::http::dto::{format_time, parse_time};
-use crate::adapters::http::filters::{params, with_state, Params};
+use crate::adapters::http::filters::{limited_body, params, with_state, Params};
 use crate::adapters::http::rejection::{self, errors_response, invalid, reject, ApiError};
 use crate::adapters::http::routes::{classify_in, RouteSpec};
 #[allow(unused_imports)] // named by the #[utoipa::path] attributes only
 use crate::adapters::http::{
     dto::schema::TimeIn,
-    openapi::{BadRequest, JobName, JobReportOut, MetricsOut, NotFound, Unavailable},
+    openapi::{
+        BadRequest, Forbidden, JobName, JobReportOut, MetricsOut, NotFound, PayloadTooLarge,
+        RequestTimeout, Unavailable,
+    },
 };
 use crate::adapters::metrics::registry::Registry;
 use crate::domain::service::jobs::{JobKind, JobReport};
 use crate::domain::service::Services;
+use crate::domain::time::millis;
+use crate::domain::time::Calendar;
+use crate::ports::{Clock, Storage};
+use console::{Console, ConsoleState};
 
 /// What `/admin/server_info` tells besides the uptime.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,10 +53,23 @@ pub struct ServerInfo {
     pub metrics: String,
 }
 
+/// What the admin interface works with, given when it is built.
 pub struct AdminState {
+    /// The jobs to run on demand.
     pub services: Services,
+    /// Asked whether it answers, for `/health`.
+    pub storage: Arc<dyn Storage>,
+    /// The services' clock: a job's default firing time and the uptime are read on it.
+    pub clock: Arc<dyn Clock>,
     pub registry: Arc<Registry>,
     pub info: ServerInfo,
+}
+
+impl AdminState {
+    /// Now on the services' clock, to the millisecond as they work.
+    fn now(&self) -> DateTime<Utc> {
+        millis(self.clock.now())
+    }
 }
 
 /// The admin routes by pattern (the OpenAPI description must name each, see `http::openapi`).
@@ -53,12 +80,48 @@ pub const ADMIN_ROUTES: &[RouteSpec] = &[
     ("GET", "/metrics", false),
     ("GET", "/admin/server_info", false),
     ("POST", "/admin/jobs/{job}", false),
+    ("GET", "/admin", false),
+    ("GET", "/admin/static/admin.css", false),
+    ("GET", "/admin/logging", false),
+    ("POST", "/admin/logging", false),
+    ("GET", "/admin/metrics", false),
+    ("GET", "/admin/campaigns", false),
+    ("GET", "/admin/campaigns/{name}", false),
+    ("GET", "/admin/clients", false),
+    ("GET", "/admin/jobs", false),
 ];
+
+/// Now, by the services' clock. The one place the admin interface reads the time.
+fn now(state: &AdminState) -> DateTime<Utc> {
+    state.now()
+}
+
+/// The reference zone's calendar.
+fn calendar(state: &AdminState) -> Calendar {
+    *state.services.jobs.calendar()
+}
+
+/// Whether the storage answers its health check.
+async fn storage_answers(state: &AdminState) -> bool {
+    state.storage.health().await.is_ok()
+}
+
+/// Every admin route with the console an application built in code has by default
+/// (`Console::basic`).
+pub fn admin_routes(state: AdminState) -> BoxedFilter<(Response,)> {
+    let console = Console::basic(&state.services);
+    admin_routes_with(state, console)
+}
 
 /// Every admin route; failures answered with `{"errors": [...]}`; each request logged at debug
 /// level (health checks and scrapes would drown the API's lines).
-pub fn admin_routes(state: AdminState) -> BoxedFilter<(Response,)> {
+pub fn admin_routes_with(state: AdminState, console: Console) -> BoxedFilter<(Response,)> {
     let state = Arc::new(state);
+    let console = Arc::new(ConsoleState {
+        admin: state.clone(),
+        pages: console.pages(),
+        console,
+    });
     let routes = health(&state)
         .or(ping())
         .unify()
@@ -68,7 +131,9 @@ pub fn admin_routes(state: AdminState) -> BoxedFilter<(Response,)> {
         .unify()
         .or(server_info(&state))
         .unify()
-        .or(run_job(&state))
+        .or(run_job(&console))
+        .unify()
+        .or(console::routes(&console))
         .unify()
         .recover(rejection::recover)
         .unify();
@@ -118,8 +183,7 @@ fn health(
         .and(warp::get())
         .and(with_state(state))
         .then(|state: Arc<AdminState>| async move {
-            let storage = &state.services.campaigns.context().storage;
-            match storage.health().await {
+            match state.storage.health().await {
                 Ok(()) => text(StatusCode::OK, "OK"),
                 Err(e) => {
                     tracing::warn!(error = %e, "health check: storage does not answer");
@@ -208,7 +272,7 @@ fn server_info(
         .and(with_state(state))
         .map(|state: Arc<AdminState>| {
             let info = &state.info;
-            let now = state.services.campaigns.context().now();
+            let now = now(&state);
             let out = ServerInfoOut {
                 version: &info.version,
                 build: &info.build,
@@ -237,32 +301,48 @@ fn report_json(report: &JobReport) -> serde_json::Value {
     serde_json::Value::Object(map)
 }
 
-/// POST /admin/jobs/{job}[?at=T]: runs the job now, as if fired at T (default: now).
+/// POST /admin/jobs/{job}[?at=T]: runs the job now, as if fired at T (default: now). `at` may
+/// also come in a form body; a browser (preferring HTML) gets a page back, anyone else JSON.
 #[utoipa::path(
     post, path = "/admin/jobs/{job}", tag = "admin",
     summary = "Run a nightly job now",
-    description = "As if fired at `at` (default now). A manual run neither waits for nor marks \
-        the scheduled firing.",
+    description = "As if fired at `at` (default now), given in the query or in a form body. A \
+        manual run neither waits for nor marks the scheduled firing. A browser (preferring \
+        HTML) gets a page; anyone else the report as JSON.",
     params(
         ("job" = JobName, Path, description = "The job (an unknown one is 404)"),
         ("at" = Option<TimeIn>, Query, description = "An RFC 3339 time or epoch milliseconds"),
     ),
+    request_body(content = Option<String>, content_type = "application/x-www-form-urlencoded",
+        description = "`at=...`, when not in the query"),
     responses(
-        (status = 200, description = "What the job did", body = JobReportOut),
+        (status = 200, description = "What the job did", content(
+            (JobReportOut = "application/json"),
+            (String = "text/html"),
+        )),
         (status = 400, response = BadRequest),
+        (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
+        (status = 408, response = RequestTimeout),
+        (status = 413, response = PayloadTooLarge),
         (status = 503, response = Unavailable),
     ),
 )]
 fn run_job(
-    state: &Arc<AdminState>,
+    state: &Arc<ConsoleState>,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     warp::path!("admin" / "jobs" / String)
         .and(warp::post())
         .and(params())
+        .and(warp::header::headers_cloned())
+        .and(limited_body(console::FORM_LIMIT))
         .and(with_state(state))
         .and_then(
-            |job: String, params: Params, state: Arc<AdminState>| async move {
+            |job: String,
+             params: Params,
+             headers: HeaderMap,
+             body: bytes::Bytes,
+             state: Arc<ConsoleState>| async move {
                 let Ok(kind) = job.parse::<JobKind>() else {
                     let names: Vec<&str> = JobKind::ALL.iter().map(|j| j.name()).collect();
                     return Err(reject(ApiError::NotFound(format!(
@@ -270,14 +350,29 @@ fn run_job(
                         names.join(", ")
                     ))));
                 };
-                let at = match params.get("at") {
-                    None => state.services.campaigns.context().now(),
-                    Some(t) => parse_time(t).ok_or_else(|| {
+                if console::cross_site(&headers) {
+                    return Ok(console::forbidden_cross_site());
+                }
+                let at = match console::field(&params, &headers, &body, "at") {
+                    None => now(&state.admin),
+                    Some(t) => parse_time(&t).ok_or_else(|| {
                         invalid("at", "should be an RFC 3339 time or epoch milliseconds")
                     })?,
                 };
-                let report = state.services.jobs.run(kind, at).await.map_err(reject)?;
-                Ok::<_, Rejection>(warp::reply::json(&report_json(&report)).into_response())
+                let report = state
+                    .admin
+                    .services
+                    .jobs
+                    .run(kind, at)
+                    .await
+                    .map_err(reject)?;
+                let accept = headers.get("accept").and_then(|v| v.to_str().ok());
+                Ok::<_, Rejection>(if html::wants_html(accept) {
+                    let page = pages::jobs::render_report(kind, &at, &report, &state.pages);
+                    html::html_response(StatusCode::OK, page)
+                } else {
+                    warp::reply::json(&report_json(&report)).into_response()
+                })
             },
         )
 }

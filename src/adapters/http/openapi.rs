@@ -83,6 +83,15 @@ pub fn document_text() -> &'static str {
         crate::adapters::admin::prometheus,
         crate::adapters::admin::server_info,
         crate::adapters::admin::run_job,
+        crate::adapters::admin::console::overview_page,
+        crate::adapters::admin::console::stylesheet,
+        crate::adapters::admin::console::logging_page,
+        crate::adapters::admin::console::set_level,
+        crate::adapters::admin::console::metrics_page,
+        crate::adapters::admin::console::campaigns_page,
+        crate::adapters::admin::console::campaign_page,
+        crate::adapters::admin::console::clients_page,
+        crate::adapters::admin::console::jobs_page,
     ),
     components(
         schemas(
@@ -92,6 +101,7 @@ pub fn document_text() -> &'static str {
         responses(
             BadRequest,
             Unauthorized,
+            Forbidden,
             NotFound,
             MethodNotAllowed,
             NotAcceptable,
@@ -219,6 +229,10 @@ error_response!(
 );
 error_response!(Unauthorized, "The access token is missing or wrong.", |r| r
     .header("WWW-Authenticate", header("Always `Bearer`.", Type::String)));
+error_response!(
+    Forbidden,
+    "A POST from a page of another origin (`Origin` or `Sec-Fetch-Site` say so): refused."
+);
 error_response!(NotFound, "No resource has the name given in the path.");
 error_response!(
     MethodNotAllowed,

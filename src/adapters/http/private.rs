@@ -60,11 +60,6 @@ fn body_limit(state: &ApiState) -> BodyLimit {
     }
 }
 
-/// The services' now, the instant `started`/`completed`/`active` are computed for.
-fn now(state: &ApiState) -> chrono::DateTime<chrono::Utc> {
-    state.services.campaigns.context().now()
-}
-
 /// GET /api/campaigns[?active=true|false]
 #[utoipa::path(
     get, path = "/api/campaigns", tag = "private", security(("bearer" = []), ("access_token" = [])),
@@ -95,11 +90,10 @@ fn list_campaigns(
                 .list(active)
                 .await
                 .map_err(reject)?;
-            let now = now(&state);
             let list = CampaignList {
                 campaigns: campaigns
                     .iter()
-                    .map(|c| CampaignOut::new(c, now, false))
+                    .map(|c| CampaignOut::new(c, false))
                     .collect(),
             };
             Ok::<_, Rejection>(json(StatusCode::OK, &list))
@@ -137,7 +131,7 @@ fn create_campaign(
                 .map_err(reject)?;
             Ok::<_, Rejection>(json(
                 StatusCode::CREATED,
-                &CampaignOut::new(&campaign, now(&state), true),
+                &CampaignOut::new(&campaign, true),
             ))
         })
 }
@@ -163,10 +157,7 @@ fn get_campaign(
         .and(with_state(state))
         .and_then(|name: String, state: Arc<ApiState>| async move {
             let campaign = state.services.campaigns.get(&name).await.map_err(reject)?;
-            Ok::<_, Rejection>(json(
-                StatusCode::OK,
-                &CampaignOut::new(&campaign, now(&state), true),
-            ))
+            Ok::<_, Rejection>(json(StatusCode::OK, &CampaignOut::new(&campaign, true)))
         })
 }
 
@@ -206,10 +197,7 @@ fn update_campaign(
                     .update(&name, body.into())
                     .await
                     .map_err(reject)?;
-                Ok::<_, Rejection>(json(
-                    StatusCode::OK,
-                    &CampaignOut::new(&campaign, now(&state), true),
-                ))
+                Ok::<_, Rejection>(json(StatusCode::OK, &CampaignOut::new(&campaign, true)))
             },
         )
 }

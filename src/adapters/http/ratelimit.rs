@@ -5,8 +5,9 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use parking_lot::{Mutex, MutexGuard};
 
 /// A rate: `per_minute` requests per minute on average, up to `burst` at once. A `per_minute`
 /// of 0 means no limit.
@@ -99,9 +100,8 @@ impl RateLimiter {
         self.len() == 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        // A panic while holding the lock leaves only counters behind: still usable.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock()
     }
 
     /// Takes one token for `ip` at `now`; when none is left, how long until one is.

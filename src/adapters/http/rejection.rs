@@ -1,4 +1,4 @@
-//! The one place where failures become HTTP answers: each domain error and each rejection maps
+//! The one place where failures become HTTP answers: each service error and each rejection maps
 //! to one status and the body `{"errors": [...]}`. A 5xx logs its cause and answers with an
 //! opaque message.
 
@@ -12,14 +12,14 @@ use warp::reject::{MethodNotAllowed, Reject};
 use warp::reply::Response;
 use warp::Rejection;
 
-use crate::domain::error::{DomainError, FieldError};
-use crate::ports::StorageError;
+use crate::domain::error::FieldError;
+use crate::domain::service::ServiceError;
 
 /// Why a request failed, as the API layer knows it.
 #[derive(Debug)]
 pub enum ApiError {
     /// A service answered with an error.
-    Domain(DomainError),
+    Service(ServiceError),
     /// The body is not the JSON expected: the parser's message.
     Body(String),
     /// The body is longer than the limit (bytes).
@@ -40,9 +40,9 @@ pub enum ApiError {
 
 impl Reject for ApiError {}
 
-impl From<DomainError> for ApiError {
-    fn from(e: DomainError) -> Self {
-        ApiError::Domain(e)
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        ApiError::Service(e)
     }
 }
 
@@ -82,19 +82,6 @@ fn one(status: StatusCode, message: &str) -> Response {
 const UNAVAILABLE: &str = "service unavailable, try again later";
 const INTERNAL: &str = "internal server error";
 
-fn storage_response(e: &StorageError) -> Response {
-    match e {
-        StorageError::Unavailable(cause) => {
-            tracing::error!(error = %cause, "storage unavailable: answering 503");
-            one(StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE)
-        }
-        other => {
-            tracing::error!(error = %other, "storage fault: answering 500");
-            one(StatusCode::INTERNAL_SERVER_ERROR, INTERNAL)
-        }
-    }
-}
-
 /// Marks an answer given before the request's body was read to its end: the connection cannot
 /// carry another request, and saying so keeps the client from sending its next one there (it
 /// would find the connection closed under it).
@@ -104,28 +91,35 @@ fn closing(mut res: Response) -> Response {
     res
 }
 
-/// The answer to a domain error.
-pub fn domain_response(e: &DomainError) -> Response {
+/// The answer to a service error.
+pub fn service_response(e: &ServiceError) -> Response {
     match e {
-        DomainError::NotFound => one(StatusCode::NOT_FOUND, "not found"),
-        DomainError::Invalid(errors) => {
+        ServiceError::NotFound => one(StatusCode::NOT_FOUND, "not found"),
+        ServiceError::Invalid(errors) => {
             let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
             errors_response(StatusCode::BAD_REQUEST, &errors)
         }
-        DomainError::Conflict(message) => one(StatusCode::CONFLICT, message),
-        DomainError::AlreadySubmitted => one(StatusCode::CONFLICT, "sketch already submitted"),
-        DomainError::WindowClosed => one(
+        ServiceError::Conflict(message) => one(StatusCode::CONFLICT, message),
+        ServiceError::AlreadySubmitted => one(StatusCode::CONFLICT, "sketch already submitted"),
+        ServiceError::WindowClosed => one(
             StatusCode::GONE,
             "the collection window of this sketch has closed",
         ),
-        DomainError::Storage(e) => storage_response(e),
+        ServiceError::Unavailable(cause) => {
+            tracing::error!(error = %cause, "unavailable: answering 503");
+            one(StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE)
+        }
+        ServiceError::Failure(cause) => {
+            tracing::error!(error = %cause, "failure: answering 500");
+            one(StatusCode::INTERNAL_SERVER_ERROR, INTERNAL)
+        }
     }
 }
 
 /// The answer to an API error.
 pub fn api_response(e: &ApiError) -> Response {
     match e {
-        ApiError::Domain(e) => domain_response(e),
+        ApiError::Service(e) => service_response(e),
         ApiError::Body(message) => one(StatusCode::BAD_REQUEST, &format!("body: {message}")),
         ApiError::TooLarge(limit) => closing(one(
             StatusCode::PAYLOAD_TOO_LARGE,

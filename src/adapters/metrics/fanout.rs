@@ -68,7 +68,7 @@ impl Metrics for Fanout {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Mutex;
+    use parking_lot::Mutex;
 
     struct Recorder {
         kind: &'static str,
@@ -84,11 +84,11 @@ mod tests {
         }
 
         fn push(&self, event: String) {
-            self.events.lock().unwrap().push(event);
+            self.events.lock().push(event);
         }
 
         fn events(&self) -> Vec<String> {
-            self.events.lock().unwrap().clone()
+            self.events.lock().clone()
         }
     }
 

@@ -4,8 +4,9 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::Mutex;
 use std::time::Duration;
+
+use parking_lot::Mutex;
 
 use crate::ports::{Metrics, RejectReason};
 
@@ -171,6 +172,25 @@ enum Value {
 /// Family index and label values (in the family's label order).
 type Key = (usize, Vec<String>);
 
+/// One number of the registry, with what it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// As in `snapshot`: `name{label="value",...}`.
+    pub key: String,
+    /// The family's name (`pdd_http_requests_total`).
+    pub family: &'static str,
+    /// `_count` or `_sum` for a histogram's two numbers, empty otherwise.
+    pub suffix: &'static str,
+    /// The family's help line.
+    pub help: &'static str,
+    /// A gauge (a level); otherwise a counter, or a histogram's count or sum (totals that only
+    /// grow).
+    pub gauge: bool,
+    /// Label names and values, in the family's order.
+    pub labels: Vec<(&'static str, String)>,
+    pub value: f64,
+}
+
 #[derive(Default)]
 pub struct Registry {
     series: Mutex<BTreeMap<Key, Value>>,
@@ -216,7 +236,7 @@ impl Registry {
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut BTreeMap<Key, Value>) -> T) -> T {
-        f(&mut self.series.lock().unwrap_or_else(|e| e.into_inner()))
+        f(&mut self.series.lock())
     }
 
     fn add(&self, family: usize, labels: &[&str], n: f64) {
@@ -251,23 +271,46 @@ impl Registry {
     /// Every series as `name{label="value",...}` → number; a histogram as its `_count` and
     /// `_sum`. Unlabelled counters and gauges are present from the start, at 0.
     pub fn snapshot(&self) -> BTreeMap<String, f64> {
+        self.samples()
+            .into_iter()
+            .map(|s| (s.key, s.value))
+            .collect()
+    }
+
+    /// The series of `snapshot`, each with what it is (for the console's history and pages),
+    /// in family order, then by labels.
+    pub fn samples(&self) -> Vec<Sample> {
         let series = self.copy();
-        let mut out = BTreeMap::new();
+        let mut out = Vec::with_capacity(series.len() * 2 + FAMILIES.len());
         for (i, f) in FAMILIES.iter().enumerate() {
-            if f.labels.is_empty() && f.kind != Kind::Histogram {
-                out.insert(f.name.to_string(), 0.0);
-            }
+            let sample = |suffix: &'static str, values: &[String], l: &str, value: f64| Sample {
+                key: format!("{}{suffix}{l}", f.name),
+                family: f.name,
+                suffix,
+                help: f.help,
+                gauge: f.kind == Kind::Gauge,
+                labels: f
+                    .labels
+                    .iter()
+                    .copied()
+                    .zip(values.iter().cloned())
+                    .collect(),
+                value,
+            };
+            let mut any = false;
             for ((_, values), value) in series.range((i, Vec::new())..(i + 1, Vec::new())) {
+                any = true;
                 let l = labels(f.labels, values, None);
                 match value {
-                    Value::Number(v) => {
-                        out.insert(format!("{}{l}", f.name), *v);
-                    }
+                    Value::Number(v) => out.push(sample("", values, &l, *v)),
                     Value::Histogram(h) => {
-                        out.insert(format!("{}_count{l}", f.name), h.count as f64);
-                        out.insert(format!("{}_sum{l}", f.name), h.sum);
+                        out.push(sample("_count", values, &l, h.count as f64));
+                        out.push(sample("_sum", values, &l, h.sum));
                     }
                 }
+            }
+            if !any && f.labels.is_empty() && f.kind != Kind::Histogram {
+                out.push(sample("", &[], "", 0.0));
             }
         }
         out
@@ -459,6 +502,41 @@ mod tests {
         }
         assert!(text.contains("# TYPE pdd_http_request_duration_seconds histogram\n"));
         assert!(text.contains("pdd_storage_errors_total{operation=\"record_ping\"} 1\n"));
+    }
+
+    #[test]
+    fn samples_say_what_each_series_is_and_match_the_snapshot() {
+        let r = Registry::new();
+        r.http_request("/api/stats", "GET", 200, Duration::from_millis(500));
+        r.gauges(3, 1);
+        let samples = r.samples();
+        let snapshot = r.snapshot();
+        assert_eq!(samples.len(), snapshot.len());
+        for s in &samples {
+            assert_eq!(snapshot.get(&s.key), Some(&s.value), "{}", s.key);
+        }
+        let requests = samples
+            .iter()
+            .find(|s| s.family == "pdd_http_requests_total")
+            .unwrap();
+        assert_eq!(
+            requests.labels,
+            vec![
+                ("route", "/api/stats".to_string()),
+                ("method", "GET".to_string()),
+                ("status", "200".to_string())
+            ]
+        );
+        assert_eq!((requests.suffix, requests.gauge), ("", false));
+        let count = samples
+            .iter()
+            .find(|s| s.key.starts_with("pdd_http_request_duration_seconds_count"))
+            .unwrap();
+        assert_eq!((count.suffix, count.value), ("_count", 1.0));
+        let clients = samples.iter().find(|s| s.key == "pdd_clients").unwrap();
+        assert!(clients.gauge);
+        assert_eq!(clients.value, 3.0);
+        assert_eq!(clients.help, "Registered clients, as last counted.");
     }
 
     #[test]

@@ -2,19 +2,38 @@
 
 use std::sync::Arc;
 
-use super::catalog::CampaignCatalog;
-use super::Context;
-use crate::domain::campaign::{self, Campaign, CampaignInput};
-use crate::domain::error::DomainError;
+use super::error::ServiceError;
+use super::{now, Context};
+use crate::domain::campaign::{self, Campaign, CampaignInput, Status};
 use crate::domain::export::{export_rows, ExportRow};
 use crate::domain::sketch::Aggregation;
-use crate::domain::time::{millis, Day};
-use crate::ports::StorageError;
+use crate::domain::time::{millis, Calendar, Day};
+use crate::ports::{AggregationStore, CampaignStore, ClientStore, Clock, Metrics, Random};
 
 #[derive(Clone)]
 pub struct CampaignService {
-    ctx: Context,
-    catalog: Arc<CampaignCatalog>,
+    campaigns: Arc<dyn CampaignStore>,
+    aggregations: Arc<dyn AggregationStore>,
+    clients: Arc<dyn ClientStore>,
+    metrics: Arc<dyn Metrics>,
+    clock: Arc<dyn Clock>,
+    random: Arc<dyn Random>,
+    calendar: Calendar,
+}
+
+/// A campaign as the service hands it out: with where it stands at the instant the service
+/// answered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CampaignView {
+    pub campaign: Campaign,
+    pub status: Status,
+}
+
+impl CampaignView {
+    fn at(campaign: Campaign, now: chrono::DateTime<chrono::Utc>) -> Self {
+        let status = campaign.status(now);
+        CampaignView { campaign, status }
+    }
 }
 
 /// Counts shown on the dashboard's home page.
@@ -31,80 +50,86 @@ fn with_millis(mut input: CampaignInput) -> CampaignInput {
 }
 
 impl CampaignService {
-    pub fn new(ctx: Context) -> Self {
-        Self::with_catalog(ctx, Arc::default())
+    /// A campaign service reading and writing campaigns through `campaigns` (the snapshot
+    /// pings share, see `catalog`), and the rest in the context's storage.
+    pub fn new(ctx: &Context, campaigns: Arc<dyn CampaignStore>) -> Self {
+        CampaignService {
+            campaigns,
+            aggregations: ctx.storage.clone(),
+            clients: ctx.storage.clone(),
+            metrics: ctx.metrics.clone(),
+            clock: ctx.clock.clone(),
+            random: ctx.random.clone(),
+            calendar: ctx.calendar,
+        }
     }
 
-    /// A campaign service invalidating, after each write, the snapshot that pings read.
-    pub fn with_catalog(ctx: Context, catalog: Arc<CampaignCatalog>) -> Self {
-        CampaignService { ctx, catalog }
-    }
-
-    pub fn context(&self) -> &Context {
-        &self.ctx
-    }
-
-    pub async fn create(&self, input: CampaignInput) -> Result<Campaign, DomainError> {
+    pub async fn create(&self, input: CampaignInput) -> Result<CampaignView, ServiceError> {
         let fields = campaign::validate(&with_millis(input))?;
-        let campaign = fields.into_campaign(self.ctx.random.uuid(), self.ctx.now());
-        self.ctx.storage.create_campaign(&campaign).await?;
-        self.catalog.invalidate();
-        Ok(campaign)
+        let now = now(self.clock.as_ref());
+        let campaign = fields.into_campaign(self.random.uuid(), now);
+        self.campaigns.create_campaign(&campaign).await?;
+        Ok(CampaignView::at(campaign, now))
     }
 
-    pub async fn get(&self, name: &str) -> Result<Campaign, DomainError> {
-        self.ctx
-            .storage
+    async fn find(&self, name: &str) -> Result<Campaign, ServiceError> {
+        self.campaigns
             .get_campaign(name)
             .await?
-            .ok_or(DomainError::NotFound)
+            .ok_or(ServiceError::NotFound)
+    }
+
+    pub async fn get(&self, name: &str) -> Result<CampaignView, ServiceError> {
+        let campaign = self.find(name).await?;
+        Ok(CampaignView::at(campaign, now(self.clock.as_ref())))
     }
 
     /// Campaigns newest first, optionally only those (not) active now.
-    pub async fn list(&self, active: Option<bool>) -> Result<Vec<Campaign>, DomainError> {
-        let now = self.ctx.now();
-        let mut campaigns = self.ctx.storage.list_campaigns().await?;
+    pub async fn list(&self, active: Option<bool>) -> Result<Vec<CampaignView>, ServiceError> {
+        let now = now(self.clock.as_ref());
+        let mut campaigns: Vec<CampaignView> = self
+            .campaigns
+            .list_campaigns()
+            .await?
+            .into_iter()
+            .map(|c| CampaignView::at(c, now))
+            .collect();
         if let Some(active) = active {
-            campaigns.retain(|c| c.active(now) == active);
+            campaigns.retain(|c| c.status.active == active);
         }
         Ok(campaigns)
     }
 
-    pub async fn update(&self, name: &str, input: CampaignInput) -> Result<Campaign, DomainError> {
-        let current = self.get(name).await?;
+    pub async fn update(
+        &self,
+        name: &str,
+        input: CampaignInput,
+    ) -> Result<CampaignView, ServiceError> {
+        let current = self.find(name).await?;
         let mut fields = campaign::validate(&with_millis(input))?;
-        let now = self.ctx.now();
+        let now = now(self.clock.as_ref());
         campaign::take_late_end_as_now(&current, &mut fields, now);
         campaign::validate_update(&current, &fields, now)?;
         let updated = fields.into_campaign(current.name, current.create_time);
-        let result = self.ctx.storage.replace_campaign(&updated).await;
-        self.catalog.invalidate();
-        match result {
-            Err(StorageError::NotFound) => Err(DomainError::NotFound),
-            other => other.map(|_| updated).map_err(Into::into),
-        }
+        self.campaigns.replace_campaign(&updated).await?;
+        Ok(CampaignView::at(updated, now))
     }
 
     /// Deletes a campaign with its results and sketches; an active one only with `force`.
-    pub async fn delete(&self, name: &str, force: bool) -> Result<(), DomainError> {
-        let current = self.get(name).await?;
-        if current.active(self.ctx.now()) && !force {
-            return Err(DomainError::Conflict(
+    pub async fn delete(&self, name: &str, force: bool) -> Result<(), ServiceError> {
+        let current = self.find(name).await?;
+        if current.active(now(self.clock.as_ref())) && !force {
+            return Err(ServiceError::Conflict(
                 "campaign is active; delete it with force=true".into(),
             ));
         }
-        let result = self.ctx.storage.delete_campaign(name).await;
-        self.catalog.invalidate();
-        match result {
-            Err(StorageError::NotFound) => Err(DomainError::NotFound),
-            other => other.map_err(Into::into),
-        }
+        Ok(self.campaigns.delete_campaign(name).await?)
     }
 
     /// The campaign's results, newest day first.
-    pub async fn results(&self, name: &str) -> Result<(Campaign, Vec<Aggregation>), DomainError> {
-        let campaign = self.get(name).await?;
-        let results = self.ctx.storage.list_aggregations(name).await?;
+    pub async fn results(&self, name: &str) -> Result<(Campaign, Vec<Aggregation>), ServiceError> {
+        let campaign = self.find(name).await?;
+        let results = self.aggregations.list_aggregations(name).await?;
         Ok((campaign, results))
     }
 
@@ -112,14 +137,13 @@ impl CampaignService {
         &self,
         name: &str,
         day: Day,
-    ) -> Result<(Campaign, Aggregation), DomainError> {
-        let campaign = self.get(name).await?;
+    ) -> Result<(Campaign, Aggregation), ServiceError> {
+        let campaign = self.find(name).await?;
         let result = self
-            .ctx
-            .storage
+            .aggregations
             .get_aggregation(name, day)
             .await?
-            .ok_or(DomainError::NotFound)?;
+            .ok_or(ServiceError::NotFound)?;
         Ok((campaign, result))
     }
 
@@ -128,7 +152,7 @@ impl CampaignService {
         &self,
         name: &str,
         day: Option<Day>,
-    ) -> Result<Vec<ExportRow>, DomainError> {
+    ) -> Result<Vec<ExportRow>, ServiceError> {
         let (campaign, results) = match day {
             Some(day) => {
                 let (c, r) = self.result(name, day).await?;
@@ -136,13 +160,13 @@ impl CampaignService {
             }
             None => self.results(name).await?,
         };
-        Ok(export_rows(&campaign, &results, &self.ctx.calendar))
+        Ok(export_rows(&campaign, &results, &self.calendar))
     }
 
-    pub async fn stats(&self) -> Result<Stats, DomainError> {
+    pub async fn stats(&self) -> Result<Stats, ServiceError> {
         let active_campaigns = self.list(Some(true)).await?.len() as u64;
-        let active_clients = self.ctx.storage.count_clients().await?;
-        self.ctx.metrics.gauges(active_clients, active_campaigns);
+        let active_clients = self.clients.count_clients().await?;
+        self.metrics.gauges(active_clients, active_campaigns);
         Ok(Stats {
             active_campaigns,
             active_clients,

@@ -1,19 +1,27 @@
 //! Client registration and the dashboard's views of clients and their activity.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Duration};
 
-use super::Context;
+use super::error::ServiceError;
+use super::{now, Context};
 use crate::domain::client::{self, Activity, Client, ClientDetails, ClientInput};
-use crate::domain::error::{DomainError, Errors};
+use crate::domain::error::Errors;
+use crate::domain::time::Calendar;
 use crate::ports::storage::ClientCursor;
-use crate::ports::StorageError;
+use crate::ports::{ClientStore, Clock, Metrics, Random};
 
 pub const DEFAULT_PAGE: usize = 1000;
 pub const MAX_PAGE: usize = 10_000;
 
 #[derive(Clone)]
 pub struct ClientService {
-    ctx: Context,
+    clients: Arc<dyn ClientStore>,
+    metrics: Arc<dyn Metrics>,
+    clock: Arc<dyn Clock>,
+    random: Arc<dyn Random>,
+    calendar: Calendar,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,21 +43,27 @@ fn decode_token(token: &str) -> Option<ClientCursor> {
 }
 
 impl ClientService {
-    pub fn new(ctx: Context) -> Self {
-        ClientService { ctx }
+    pub fn new(ctx: &Context) -> Self {
+        ClientService {
+            clients: ctx.storage.clone(),
+            metrics: ctx.metrics.clone(),
+            clock: ctx.clock.clone(),
+            random: ctx.random.clone(),
+            calendar: ctx.calendar,
+        }
     }
 
-    pub async fn register(&self, input: ClientInput) -> Result<Client, DomainError> {
+    pub async fn register(&self, input: ClientInput) -> Result<Client, ServiceError> {
         let valid = client::validate_registration(&input)?;
         let client = Client {
-            name: self.ctx.random.uuid(),
-            create_time: self.ctx.now(),
+            name: self.random.uuid(),
+            create_time: now(self.clock.as_ref()),
             public_key: valid.public_key,
             browser: valid.browser,
             external_name: valid.external_name,
         };
-        self.ctx.storage.create_client(&client).await?;
-        self.ctx.metrics.client_registered();
+        self.clients.create_client(&client).await?;
+        self.metrics.client_registered();
         Ok(client)
     }
 
@@ -61,7 +75,7 @@ impl ClientService {
         &self,
         name: &str,
         external_name: Option<Option<String>>,
-    ) -> Result<Client, DomainError> {
+    ) -> Result<Client, ServiceError> {
         let external_name = external_name.map(|n| n.filter(|n| !n.is_empty()));
         let mut errors = Errors::default();
         client::check_external_name(&mut errors, external_name.clone().flatten().as_deref());
@@ -69,27 +83,20 @@ impl ClientService {
         let mut client = self.get(name).await?.client;
         if let Some(external_name) = external_name {
             client.external_name = external_name;
-            match self.ctx.storage.replace_client(&client).await {
-                Err(StorageError::NotFound) => return Err(DomainError::NotFound),
-                other => other?,
-            }
+            self.clients.replace_client(&client).await?;
         }
         Ok(client)
     }
 
-    pub async fn delete(&self, name: &str) -> Result<(), DomainError> {
-        match self.ctx.storage.delete_client(name).await {
-            Err(StorageError::NotFound) => Err(DomainError::NotFound),
-            other => other.map_err(Into::into),
-        }
+    pub async fn delete(&self, name: &str) -> Result<(), ServiceError> {
+        Ok(self.clients.delete_client(name).await?)
     }
 
-    pub async fn get(&self, name: &str) -> Result<ClientDetails, DomainError> {
-        self.ctx
-            .storage
+    pub async fn get(&self, name: &str) -> Result<ClientDetails, ServiceError> {
+        self.clients
             .get_client(name)
             .await?
-            .ok_or(DomainError::NotFound)
+            .ok_or(ServiceError::NotFound)
     }
 
     /// A page of clients, newest first. `limit` defaults to 1000 and may not exceed 10,000.
@@ -97,7 +104,7 @@ impl ClientService {
         &self,
         limit: Option<usize>,
         page_token: Option<&str>,
-    ) -> Result<ClientPage, DomainError> {
+    ) -> Result<ClientPage, ServiceError> {
         let mut errors = Errors::default();
         let limit = limit.unwrap_or(DEFAULT_PAGE);
         if limit == 0 || limit > MAX_PAGE {
@@ -109,8 +116,7 @@ impl ClientService {
         }
         errors.into_result()?;
         let mut clients = self
-            .ctx
-            .storage
+            .clients
             .list_clients(limit + 1, cursor.flatten().as_ref())
             .await?;
         let next_page_token = if clients.len() > limit {
@@ -136,21 +142,21 @@ impl ClientService {
         &self,
         client: Option<&str>,
         tail: Option<u32>,
-    ) -> Result<Vec<Activity>, DomainError> {
+    ) -> Result<Vec<Activity>, ServiceError> {
         if let Some(name) = client {
             self.get(name).await?;
         }
         let since = match tail {
             None => None,
-            Some(0) => return Err(DomainError::invalid("tail", "should be at least 1")),
+            Some(0) => return Err(ServiceError::invalid("tail", "should be at least 1")),
             Some(n) => {
-                let cal = &self.ctx.calendar;
+                let cal = &self.calendar;
                 let days_back = Duration::days(i64::from(n.min(100_000)) - 1);
-                let date = cal.local_date(self.ctx.now()) - days_back;
+                let date = cal.local_date(now(self.clock.as_ref())) - days_back;
                 Some(cal.at(date, chrono::NaiveTime::MIN))
             }
         };
-        Ok(self.ctx.storage.list_activity(client, since).await?)
+        Ok(self.clients.list_activity(client, since).await?)
     }
 }
 

@@ -6,19 +6,18 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
 
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use tracing::{info, warn};
 
-use super::Context;
+use super::error::ServiceError;
+use super::{now, Context};
 use crate::domain::campaign::Campaign;
-use crate::domain::error::DomainError;
 use crate::domain::grouping::{self, GroupStrategy};
 use crate::domain::sketch::{self, Group, Sketch};
 use crate::domain::time::{Calendar, Day};
 use crate::ports::storage::DaySketches;
-use crate::ports::StorageError;
+use crate::ports::{Clock, Metrics, Random, Storage, StorageError};
 
 /// Activity is kept at least this long (the frequency strategy looks back up to 60 days).
 pub const ACTIVITY_RETENTION_DAYS: i64 = 61;
@@ -124,20 +123,33 @@ impl JobReport {
 
 #[derive(Clone)]
 pub struct JobService {
-    ctx: Context,
+    /// The jobs use every role but the job ledger (the scheduler's).
+    storage: Arc<dyn Storage>,
+    metrics: Arc<dyn Metrics>,
+    clock: Arc<dyn Clock>,
+    random: Arc<dyn Random>,
+    calendar: Calendar,
+    strategy: GroupStrategy,
+    prune_threshold: Duration,
     stopping: Arc<AtomicBool>,
 }
 
 impl JobService {
-    pub fn new(ctx: Context) -> Self {
+    pub fn new(ctx: &Context) -> Self {
         JobService {
-            ctx,
+            storage: ctx.storage.clone(),
+            metrics: ctx.metrics.clone(),
+            clock: ctx.clock.clone(),
+            random: ctx.random.clone(),
+            calendar: ctx.calendar,
+            strategy: ctx.strategy,
+            prune_threshold: ctx.prune_threshold,
             stopping: Arc::new(AtomicBool::new(false)),
         }
     }
 
     pub fn calendar(&self) -> &Calendar {
-        &self.ctx.calendar
+        &self.calendar
     }
 
     /// Asks running jobs to stop at the next safe point (between campaigns).
@@ -151,18 +163,18 @@ impl JobService {
 
     /// Runs `job` as if fired at `at`. Fails only when the campaigns cannot be listed; a failure
     /// for one campaign is logged, reported in `failed` and does not stop the others.
-    pub async fn run(&self, job: JobKind, at: DateTime<Utc>) -> Result<JobReport, DomainError> {
-        let started = Instant::now();
+    pub async fn run(&self, job: JobKind, at: DateTime<Utc>) -> Result<JobReport, ServiceError> {
+        let started = self.clock.monotonic();
         let result = match job {
             JobKind::AggregateSketches => self.per_campaign(job, at).await,
             JobKind::CreateSketches => self.per_campaign(job, at).await,
             JobKind::PruneClients => self.prune(at).await,
             JobKind::CollectGarbage => self.collect_garbage(at).await,
         };
-        let elapsed = started.elapsed();
+        let elapsed = self.clock.monotonic().saturating_sub(started);
         match &result {
             Ok(report) => {
-                self.ctx.metrics.job_run(
+                self.metrics.job_run(
                     job.name(),
                     report.failed.is_empty(),
                     elapsed,
@@ -172,7 +184,7 @@ impl JobService {
                       counts = ?report.counts, failed = report.failed.len(), "job run finished");
             }
             Err(e) => {
-                self.ctx.metrics.job_run(job.name(), false, elapsed, 0);
+                self.metrics.job_run(job.name(), false, elapsed, 0);
                 tracing::error!(job = job.name(), firing = %at, error = %e, "job run failed");
             }
         }
@@ -183,9 +195,9 @@ impl JobService {
         &self,
         job: JobKind,
         at: DateTime<Utc>,
-    ) -> Result<JobReport, DomainError> {
+    ) -> Result<JobReport, ServiceError> {
         let mut report = JobReport::default();
-        for campaign in self.ctx.storage.list_campaigns().await? {
+        for campaign in self.storage.list_campaigns().await? {
             if self.stopping() {
                 report.interrupted = true;
                 break;
@@ -208,8 +220,8 @@ impl JobService {
         campaign: &Campaign,
         at: DateTime<Utc>,
         report: &mut JobReport,
-    ) -> Result<(), DomainError> {
-        let cal = &self.ctx.calendar;
+    ) -> Result<(), ServiceError> {
+        let cal = &self.calendar;
         let Some(start) = campaign.start_time else {
             return Ok(());
         };
@@ -217,14 +229,14 @@ impl JobService {
         if day < 0 || !campaign.collects_day(cal, day) {
             return Ok(());
         }
-        let storage = &self.ctx.storage;
+        let storage = &self.storage;
         let (from, to) = (cal.day_start(start, day), cal.day_start(start, day + 1));
         let active = storage.active_clients(from, to).await?;
         let mut participants: Vec<String> = active.iter().map(|c| c.name.clone()).collect();
         if let Some(rate) = campaign.sampling_rate.filter(|r| *r < 1.0) {
-            participants.retain(|_| self.ctx.random.chance(rate));
+            participants.retain(|_| self.random.chance(rate));
         }
-        if self.ctx.strategy == GroupStrategy::Frequency {
+        if self.strategy == GroupStrategy::Frequency {
             let window = grouping::frequency_window(day);
             if window > 0 {
                 let times = storage
@@ -240,7 +252,7 @@ impl JobService {
                     grouping::frequency_filter(&participants, &days, window, campaign.delay);
             }
         }
-        self.ctx.random.shuffle(&mut participants);
+        self.random.shuffle(&mut participants);
         let keys: HashMap<&str, &str> = active
             .iter()
             .map(|c| (c.name.as_str(), c.public_key.as_str()))
@@ -254,7 +266,7 @@ impl JobService {
             return Ok(());
         }
         let queries_count = campaign.vocabulary.queries.len() as u32;
-        let now = self.ctx.now();
+        let now = now(self.clock.as_ref());
         let mut day_sketches = DaySketches {
             campaign_name: campaign.name.clone(),
             day,
@@ -288,7 +300,7 @@ impl JobService {
             });
             for member in members {
                 day_sketches.sketches.push(Sketch {
-                    name: self.ctx.random.uuid(),
+                    name: self.random.uuid(),
                     create_time: now,
                     client_name: member,
                     campaign_name: campaign.name.clone(),
@@ -323,8 +335,8 @@ impl JobService {
         campaign: &Campaign,
         at: DateTime<Utc>,
         report: &mut JobReport,
-    ) -> Result<(), DomainError> {
-        let cal = &self.ctx.calendar;
+    ) -> Result<(), ServiceError> {
+        let cal = &self.calendar;
         let Some(start) = campaign.start_time else {
             return Ok(());
         };
@@ -334,7 +346,7 @@ impl JobService {
         }
         let first = (end_day - Day::from(campaign.grace_delay)).max(0);
         let last = campaign.last_day(cal).map_or(end_day, |l| l.min(end_day));
-        let storage = &self.ctx.storage;
+        let storage = &self.storage;
         for day in first..=last {
             let groups = storage.day_groups(&campaign.name, day).await?;
             let raw = if campaign.collect_raw {
@@ -357,21 +369,20 @@ impl JobService {
         Ok(())
     }
 
-    async fn prune(&self, at: DateTime<Utc>) -> Result<JobReport, DomainError> {
+    async fn prune(&self, at: DateTime<Utc>) -> Result<JobReport, ServiceError> {
         let mut report = JobReport::default();
         let pruned = self
-            .ctx
             .storage
-            .prune_clients(at - self.ctx.prune_threshold)
+            .prune_clients(at - self.prune_threshold)
             .await?;
         info!(job = "prune-clients", pruned, "inactive clients pruned");
         report.add("pruned", pruned);
         Ok(report)
     }
 
-    async fn collect_garbage(&self, at: DateTime<Utc>) -> Result<JobReport, DomainError> {
-        let cal = self.ctx.calendar;
-        let storage = &self.ctx.storage;
+    async fn collect_garbage(&self, at: DateTime<Utc>) -> Result<JobReport, ServiceError> {
+        let cal = self.calendar;
+        let storage = &self.storage;
         let mut report = JobReport::default();
         for campaign in storage.list_campaigns().await? {
             if self.stopping() {
@@ -400,7 +411,7 @@ impl JobService {
         }
         let orphans = storage.delete_orphan_sketches().await?;
         report.add("orphans", orphans);
-        let retention = Duration::days(ACTIVITY_RETENTION_DAYS).max(self.ctx.prune_threshold);
+        let retention = Duration::days(ACTIVITY_RETENTION_DAYS).max(self.prune_threshold);
         let activity = storage.delete_activity_before(at - retention).await?;
         report.add("activity", activity);
         info!(

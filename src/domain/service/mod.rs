@@ -1,8 +1,10 @@
-//! The services: use cases over the ports, wired once by the application.
+//! The services: use cases over the ports, built once from the ports and the settings. Each
+//! service keeps the roles of storage it uses and nothing else.
 
 pub mod campaigns;
 pub mod catalog;
 pub mod clients;
+pub mod error;
 pub mod jobs;
 pub mod ping;
 pub mod sketches;
@@ -15,7 +17,10 @@ use super::grouping::GroupStrategy;
 use super::time::{millis, Calendar};
 use crate::ports::{Clock, Geocoder, Metrics, Random, Storage};
 
-/// The ports and settings every service reads; cheap to clone.
+pub use campaigns::CampaignView;
+pub use error::ServiceError;
+
+/// The ports and settings the services are built from; cheap to clone.
 #[derive(Clone)]
 pub struct Context {
     pub storage: Arc<dyn Storage>,
@@ -29,11 +34,9 @@ pub struct Context {
     pub prune_threshold: chrono::Duration,
 }
 
-impl Context {
-    /// Now, to the millisecond.
-    pub fn now(&self) -> DateTime<Utc> {
-        millis(self.clock.now())
-    }
+/// Now, to the millisecond (storage keeps milliseconds): the instant a service works at.
+fn now(clock: &dyn Clock) -> DateTime<Utc> {
+    millis(clock.now())
 }
 
 /// All services, built from one context.
@@ -48,14 +51,18 @@ pub struct Services {
 
 impl Services {
     pub fn new(ctx: Context) -> Self {
-        // Pings reuse a snapshot of the campaigns that campaign writes invalidate.
-        let catalog = Arc::new(catalog::CampaignCatalog::default());
+        // Campaign management writes through the snapshot that pings read, which those writes
+        // make outdated.
+        let catalog = Arc::new(catalog::CampaignCatalog::new(
+            ctx.storage.clone(),
+            ctx.clock.clone(),
+        ));
         Services {
-            campaigns: campaigns::CampaignService::with_catalog(ctx.clone(), catalog.clone()),
-            clients: clients::ClientService::new(ctx.clone()),
-            ping: ping::PingService::with_catalog(ctx.clone(), catalog),
-            sketches: sketches::SketchService::new(ctx.clone()),
-            jobs: jobs::JobService::new(ctx),
+            campaigns: campaigns::CampaignService::new(&ctx, catalog.clone()),
+            clients: clients::ClientService::new(&ctx),
+            ping: ping::PingService::new(&ctx, catalog),
+            sketches: sketches::SketchService::new(&ctx),
+            jobs: jobs::JobService::new(&ctx),
         }
     }
 }

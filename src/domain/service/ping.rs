@@ -8,12 +8,13 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 
 use super::catalog::{CampaignCatalog, Snapshot};
-use super::Context;
+use super::error::ServiceError;
+use super::{now, Context};
 use crate::domain::campaign::Vocabulary;
 use crate::domain::client::{self, Activity};
-use crate::domain::error::DomainError;
 use crate::domain::sketch::OpenSketch;
-use crate::domain::time::Day;
+use crate::domain::time::{Calendar, Day};
+use crate::ports::{ClientStore, Clock, Geocoder, Metrics, Random};
 
 /// What a client must do: fill in one sketch.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,42 +45,51 @@ pub struct PingInput {
 
 #[derive(Clone)]
 pub struct PingService {
-    ctx: Context,
+    clients: Arc<dyn ClientStore>,
     catalog: Arc<CampaignCatalog>,
+    geocoder: Arc<dyn Geocoder>,
+    metrics: Arc<dyn Metrics>,
+    clock: Arc<dyn Clock>,
+    random: Arc<dyn Random>,
+    calendar: Calendar,
 }
 
 impl PingService {
-    pub fn new(ctx: Context) -> Self {
-        Self::with_catalog(ctx, Arc::default())
+    /// A ping service reading the campaigns from `catalog`'s snapshot (shared with the campaign
+    /// service, whose writes pass through it).
+    pub fn new(ctx: &Context, catalog: Arc<CampaignCatalog>) -> Self {
+        PingService {
+            clients: ctx.storage.clone(),
+            catalog,
+            geocoder: ctx.geocoder.clone(),
+            metrics: ctx.metrics.clone(),
+            clock: ctx.clock.clone(),
+            random: ctx.random.clone(),
+            calendar: ctx.calendar,
+        }
     }
 
-    /// A ping service sharing its campaign snapshot with the campaign service that invalidates it.
-    pub fn with_catalog(ctx: Context, catalog: Arc<CampaignCatalog>) -> Self {
-        PingService { ctx, catalog }
-    }
-
-    pub async fn ping(&self, client: &str, input: PingInput) -> Result<PingResponse, DomainError> {
+    pub async fn ping(&self, client: &str, input: PingInput) -> Result<PingResponse, ServiceError> {
         client::validate_ping(
             input.extension_version.as_deref(),
             input.timezone.as_deref(),
         )?;
-        let now = self.ctx.now();
+        let now = now(self.clock.as_ref());
         let activity = Activity {
             client_name: client.to_string(),
             time: now,
-            country_code: input.ip.and_then(|ip| self.ctx.geocoder.country(ip)),
+            country_code: input.ip.and_then(|ip| self.geocoder.country(ip)),
             extension_version: input.extension_version,
             timezone: input.timezone,
         };
         let open = self
-            .ctx
-            .storage
+            .clients
             .record_ping(&activity)
             .await?
-            .ok_or(DomainError::NotFound)?;
-        let catalog = self.catalog.snapshot(self.ctx.storage.as_ref()).await?;
+            .ok_or(ServiceError::NotFound)?;
+        let catalog = self.catalog.snapshot().await?;
         let response = self.respond(open, &catalog, now);
-        self.ctx.metrics.ping_served(response.submit.len());
+        self.metrics.ping_served(response.submit.len());
         Ok(response)
     }
 
@@ -89,7 +99,7 @@ impl PingService {
         catalog: &Snapshot,
         now: DateTime<Utc>,
     ) -> PingResponse {
-        let cal = &self.ctx.calendar;
+        let cal = &self.calendar;
         let campaign = |name: &str| catalog.campaigns.iter().find(|c| c.name == name);
         // The open sketches are consumed: their names and keys move into the commands.
         let submit = open
@@ -117,7 +127,7 @@ impl PingService {
             .collect();
         let tomorrow = cal.local_date(now) + Duration::days(1);
         let two_am = NaiveTime::from_hms_opt(2, 0, 0).unwrap_or(NaiveTime::MIN);
-        let spread = Duration::minutes(i64::from(self.ctx.random.below(60)));
+        let spread = Duration::minutes(i64::from(self.random.below(60)));
         PingResponse {
             submit,
             vocabulary: catalog.active_vocabulary(now),

@@ -1,12 +1,16 @@
 //! Sketch submission: checks a client's (blinded) counts and folds them into its group's
 //! running sum. Individual vectors are never stored.
 
-use super::Context;
+use std::sync::Arc;
+
+use super::error::ServiceError;
+use super::{now, Context};
 use crate::domain::crypto;
-use crate::domain::error::{DomainError, Errors};
+use crate::domain::error::Errors;
 use crate::domain::sketch::Submission;
+use crate::domain::time::Calendar;
 use crate::ports::storage::SubmitOutcome;
-use crate::ports::RejectReason;
+use crate::ports::{CampaignStore, Clock, Metrics, RejectReason, SketchStore};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SubmissionInput {
@@ -16,50 +20,62 @@ pub struct SubmissionInput {
 
 #[derive(Clone)]
 pub struct SketchService {
-    ctx: Context,
+    sketches: Arc<dyn SketchStore>,
+    campaigns: Arc<dyn CampaignStore>,
+    metrics: Arc<dyn Metrics>,
+    clock: Arc<dyn Clock>,
+    calendar: Calendar,
 }
 
-fn reason(e: &DomainError) -> RejectReason {
+fn reason(e: &ServiceError) -> RejectReason {
     match e {
-        DomainError::NotFound => RejectReason::NotFound,
-        DomainError::AlreadySubmitted => RejectReason::AlreadySubmitted,
-        DomainError::WindowClosed => RejectReason::WindowClosed,
+        ServiceError::NotFound => RejectReason::NotFound,
+        ServiceError::AlreadySubmitted => RejectReason::AlreadySubmitted,
+        ServiceError::WindowClosed => RejectReason::WindowClosed,
         _ => RejectReason::Invalid,
     }
 }
 
 impl SketchService {
-    pub fn new(ctx: Context) -> Self {
-        SketchService { ctx }
+    pub fn new(ctx: &Context) -> Self {
+        SketchService {
+            sketches: ctx.storage.clone(),
+            campaigns: ctx.storage.clone(),
+            metrics: ctx.metrics.clone(),
+            clock: ctx.clock.clone(),
+            calendar: ctx.calendar,
+        }
     }
 
-    pub async fn submit(&self, name: &str, input: SubmissionInput) -> Result<(), DomainError> {
+    pub async fn submit(&self, name: &str, input: SubmissionInput) -> Result<(), ServiceError> {
         let result = self.try_submit(name, input).await;
         match &result {
-            Ok(()) => self.ctx.metrics.sketch_accepted(),
-            Err(DomainError::Storage(_)) => {}
-            Err(e) => self.ctx.metrics.sketch_rejected(reason(e)),
+            Ok(()) => self.metrics.sketch_accepted(),
+            // Not the client's doing: nothing to count against it.
+            Err(ServiceError::Unavailable(_) | ServiceError::Failure(_)) => {}
+            Err(e) => self.metrics.sketch_rejected(reason(e)),
         }
         result
     }
 
-    async fn try_submit(&self, name: &str, input: SubmissionInput) -> Result<(), DomainError> {
-        let storage = &self.ctx.storage;
-        let sketch = storage
+    async fn try_submit(&self, name: &str, input: SubmissionInput) -> Result<(), ServiceError> {
+        let sketch = self
+            .sketches
             .get_sketch(name)
             .await?
-            .ok_or(DomainError::NotFound)?;
+            .ok_or(ServiceError::NotFound)?;
         if sketch.submitted {
-            return Err(DomainError::AlreadySubmitted);
+            return Err(ServiceError::AlreadySubmitted);
         }
-        let campaign = storage
+        let campaign = self
+            .campaigns
             .get_campaign(&sketch.campaign_name)
             .await?
-            .ok_or(DomainError::NotFound)?;
-        let start = campaign.start_time.ok_or(DomainError::WindowClosed)?;
-        let now = self.ctx.now();
-        if self.ctx.calendar.relative_day(start, now) >= sketch.day + campaign.window_days() {
-            return Err(DomainError::WindowClosed);
+            .ok_or(ServiceError::NotFound)?;
+        let start = campaign.start_time.ok_or(ServiceError::WindowClosed)?;
+        let now = now(self.clock.as_ref());
+        if self.calendar.relative_day(start, now) >= sketch.day + campaign.window_days() {
+            return Err(ServiceError::WindowClosed);
         }
 
         let expected = sketch.queries_count as usize + 1;
@@ -100,10 +116,10 @@ impl SketchService {
             encrypted: (campaign.collect_encrypted && !reduced.is_empty()).then_some(reduced),
             raw: (campaign.collect_raw && !raw.is_empty()).then_some(raw),
         };
-        match storage.submit(&submission).await? {
+        match self.sketches.submit(&submission).await? {
             SubmitOutcome::Accepted => Ok(()),
-            SubmitOutcome::NotFound => Err(DomainError::NotFound),
-            SubmitOutcome::AlreadySubmitted => Err(DomainError::AlreadySubmitted),
+            SubmitOutcome::NotFound => Err(ServiceError::NotFound),
+            SubmitOutcome::AlreadySubmitted => Err(ServiceError::AlreadySubmitted),
         }
     }
 }

@@ -10,13 +10,12 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 
 use pdd_server::adapters::admin::{admin_routes, AdminState, ServerInfo};
-use pdd_server::adapters::clock::ManualClock;
 use pdd_server::adapters::http::{api_routes, ApiState, Limits};
 use pdd_server::adapters::metrics::registry::Registry;
-use pdd_server::adapters::random::SeededRandom;
 use pdd_server::domain::grouping::GroupStrategy;
 use pdd_server::domain::service::{Context, Services};
 use pdd_server::domain::time::Calendar;
+use pdd_server::testing::{ManualClock, SeededRandom};
 
 use super::doubles::{MapGeocoder, SwitchableStorage};
 use super::logs::init_tracing;
@@ -70,6 +69,8 @@ pub fn app_with(limits: Limits) -> App {
     });
     let admin = admin_routes(AdminState {
         services: services.clone(),
+        storage: storage.clone(),
+        clock: clock.clone(),
         registry: registry.clone(),
         info: ServerInfo {
             version: "1.2.3".into(),

@@ -14,7 +14,10 @@ use pdd_server::domain::client::{Activity, Client, ClientDetails};
 use pdd_server::domain::sketch::{Aggregation, Group, Sketch, Submission};
 use pdd_server::domain::time::Day;
 use pdd_server::ports::storage::{ClientCursor, DaySketches, SubmitOutcome};
-use pdd_server::ports::{Geocoder, Storage, StorageError, StorageResult};
+use pdd_server::ports::{
+    AggregationStore, CampaignStore, ClientStore, Geocoder, JobLedger, SketchStore, Storage,
+    StorageError, StorageResult,
+};
 
 /// Knows one country per address.
 pub struct MapGeocoder(pub HashMap<IpAddr, &'static str>);
@@ -77,6 +80,10 @@ impl Storage for SwitchableStorage {
         self.up()?;
         self.inner.health().await
     }
+}
+
+#[async_trait]
+impl CampaignStore for SwitchableStorage {
     async fn create_campaign(&self, c: &Campaign) -> StorageResult<()> {
         self.up()?;
         self.inner.create_campaign(c).await
@@ -97,6 +104,10 @@ impl Storage for SwitchableStorage {
         self.up()?;
         self.inner.delete_campaign(name).await
     }
+}
+
+#[async_trait]
+impl ClientStore for SwitchableStorage {
     async fn create_client(&self, c: &Client) -> StorageResult<()> {
         self.up()?;
         self.inner.create_client(c).await
@@ -171,6 +182,10 @@ impl Storage for SwitchableStorage {
         self.up()?;
         self.inner.delete_activity_before(before).await
     }
+}
+
+#[async_trait]
+impl SketchStore for SwitchableStorage {
     async fn get_sketch(&self, name: &str) -> StorageResult<Option<Sketch>> {
         self.up()?;
         self.inner.get_sketch(name).await
@@ -199,6 +214,10 @@ impl Storage for SwitchableStorage {
         self.up()?;
         self.inner.delete_orphan_sketches().await
     }
+}
+
+#[async_trait]
+impl AggregationStore for SwitchableStorage {
     async fn put_aggregation(&self, a: &Aggregation) -> StorageResult<()> {
         self.up()?;
         self.inner.put_aggregation(a).await
@@ -215,6 +234,10 @@ impl Storage for SwitchableStorage {
         self.up()?;
         self.inner.get_aggregation(campaign, day).await
     }
+}
+
+#[async_trait]
+impl JobLedger for SwitchableStorage {
     async fn last_completed(&self, job: &str) -> StorageResult<Option<DateTime<Utc>>> {
         self.up()?;
         self.inner.last_completed(job).await

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{bounded, de_opt_int, de_opt_time, objects_only, schema, ser_opt_time, ser_time};
-use crate::domain::campaign::{Campaign, CampaignInput, Query, QueryInput, MAX_QUERIES};
+use crate::domain::campaign::{CampaignInput, Query, QueryInput, MAX_QUERIES};
+use crate::domain::service::CampaignView;
 
 fn de_queries<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<QueryIn>>, D::Error> {
     bounded(d, MAX_QUERIES, "vocabulary.queries")
@@ -106,9 +107,10 @@ pub struct CampaignOut<'a> {
 }
 
 impl<'a> CampaignOut<'a> {
-    /// The campaign as of `now`; with an empty vocabulary when `with_vocabulary` is false (the
-    /// list view).
-    pub fn new(c: &'a Campaign, now: DateTime<Utc>, with_vocabulary: bool) -> Self {
+    /// The campaign with its status; with an empty vocabulary when `with_vocabulary` is false
+    /// (the list view).
+    pub fn new(view: &'a CampaignView, with_vocabulary: bool) -> Self {
+        let c = &view.campaign;
         CampaignOut {
             name: &c.name,
             create_time: c.create_time,
@@ -128,9 +130,9 @@ impl<'a> CampaignOut<'a> {
             sampling_rate: c.sampling_rate,
             collect_encrypted: c.collect_encrypted,
             collect_raw: c.collect_raw,
-            started: c.started(now),
-            completed: c.completed(now),
-            active: c.active(now),
+            started: view.status.started,
+            completed: view.status.completed,
+            active: view.status.active,
         }
     }
 }

@@ -1,0 +1,49 @@
+//! The storage port: everything the services keep, split by role — campaigns; clients and
+//! their activity; sketches and groups; aggregations; the job ledger — with [`Storage`] as
+//! their sum. Each method's doc is the contract every adapter is tested against (see the
+//! conformance suite in `tests/storage/conformance`, organised the same way).
+//!
+//! Common failure contract: an adapter that cannot reach its backend returns
+//! `StorageError::Unavailable`; any other backend fault is `StorageError::Failure`. Neither
+//! leaves anything half-written.
+
+mod aggregations;
+mod campaigns;
+mod clients;
+mod jobs;
+mod sketches;
+
+use async_trait::async_trait;
+
+pub use aggregations::AggregationStore;
+pub use campaigns::CampaignStore;
+pub use clients::{ClientCursor, ClientStore};
+pub use jobs::JobLedger;
+pub use sketches::{DaySketches, SketchStore, SubmitOutcome};
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum StorageError {
+    #[error("not found")]
+    NotFound,
+    #[error("already exists")]
+    AlreadyExists,
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    #[error("storage failure: {0}")]
+    Failure(String),
+}
+
+pub type StorageResult<T> = Result<T, StorageError>;
+
+/// One backend keeping every role. Services hold the roles they use; the application, the
+/// health check and the scheduler hold the whole.
+#[async_trait]
+pub trait Storage:
+    CampaignStore + ClientStore + SketchStore + AggregationStore + JobLedger
+{
+    /// A short name for logs and `server_info` (`memory`, `mysql`).
+    fn kind(&self) -> &'static str;
+
+    /// Ok when the backend answers; `Unavailable` otherwise.
+    async fn health(&self) -> StorageResult<()>;
+}
