@@ -467,12 +467,14 @@ fn campaign_page(
 #[utoipa::path(
     get, path = "/admin/clients", tag = "admin",
     summary = "Registrations and activity by day, countries, extension versions",
-    description = "An HTML page, or its model as JSON when `Accept` prefers `application/json`.",
+    description = "An HTML page, or its model as JSON when `Accept` prefers `application/json`. \
+        404 when this server does not offer the page (its storage queries are still to come).",
     responses(
         (status = 200, description = "The page", content(
             (clients::ClientsPage = "application/json"),
             (String = "text/html"),
         )),
+        (status = 404, response = NotFound),
         (status = 503, response = Unavailable),
     ),
 )]
@@ -503,12 +505,14 @@ fn clients_page(
 #[utoipa::path(
     get, path = "/admin/jobs", tag = "admin",
     summary = "The nightly jobs' schedule and latest runs",
-    description = "An HTML page, or its model as JSON when `Accept` prefers `application/json`.",
+    description = "An HTML page, or its model as JSON when `Accept` prefers `application/json`. \
+        404 when this server does not offer the page (its storage queries are still to come).",
     responses(
         (status = 200, description = "The page", content(
             (jobs::JobsPage = "application/json"),
             (String = "text/html"),
         )),
+        (status = 404, response = NotFound),
         (status = 503, response = Unavailable),
     ),
 )]
