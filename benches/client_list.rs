@@ -91,7 +91,13 @@ fn start(extra: &[String]) -> Server {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let ports = listening_ports(pid);
-        if let Some(http) = ports.iter().find_map(|p| serves_api(*p)) {
+        let http = ports.iter().find_map(|p| serves_api(*p));
+        // Ready once the storage answers (MySQL migrates first).
+        let healthy = ports.iter().any(|p| {
+            reqwest::blocking::get(format!("http://127.0.0.1:{p}/health"))
+                .is_ok_and(|r| r.status().is_success())
+        });
+        if let (Some(http), true) = (http, healthy) {
             return Server { child, http };
         }
         assert!(Instant::now() < deadline, "the server did not listen");
