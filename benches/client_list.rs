@@ -67,27 +67,30 @@ impl Drop for Server {
 }
 
 fn start(extra: &[String]) -> Server {
-    let mut child = Command::new(BIN)
-        .args([
-            "-http.port=127.0.0.1:0",
-            "-admin.port=127.0.0.1:0",
-            "-http.rate_limit.register=0",
-            "-log_level=WARN",
-        ])
-        .args(extra)
-        .env("PDD_API_ACCESS_TOKEN", TOKEN)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the server starts");
+    let mut server = Server {
+        child: Command::new(BIN)
+            .args([
+                "-http.port=127.0.0.1:0",
+                "-admin.port=127.0.0.1:0",
+                "-http.rate_limit.register=0",
+                "-log_level=WARN",
+            ])
+            .args(extra)
+            .env("PDD_API_ACCESS_TOKEN", TOKEN)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the server starts"),
+        http: String::new(),
+    };
     for out in [
-        Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-        Box::new(child.stderr.take().unwrap()),
+        Box::new(server.child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(server.child.stderr.take().unwrap()),
     ] {
         thread::spawn(move || std::io::copy(&mut BufReader::new(out), &mut std::io::sink()));
     }
     // With -log_level=WARN the address is not logged: ask the kernel through /proc instead.
-    let pid = child.id();
+    let pid = server.child.id();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let ports = listening_ports(pid);
@@ -98,7 +101,8 @@ fn start(extra: &[String]) -> Server {
                 .is_ok_and(|r| r.status().is_success())
         });
         if let (Some(http), true) = (http, healthy) {
-            return Server { child, http };
+            server.http = http;
+            return server;
         }
         assert!(Instant::now() < deadline, "the server did not listen");
         thread::sleep(Duration::from_millis(100));
