@@ -1,5 +1,5 @@
 //! Settings: defaults < TOML file (`-config`) < `PDD_` environment < flags, resolved once at
-//! start-up into one `Settings`. Flags follow the single-dash style of the deployment page
+//! start-up into one `Settings`. Flags follow the single-dash style of the deployment guide (`docs/deploying.md`)
 //! (`-http.port=:8000`, `-name value`, bare `-testing_mode`) and the GNU style.
 //!
 //! Here: what the command line asks for (`Invocation`, `parse`). The pieces: `table` (every

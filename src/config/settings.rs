@@ -181,7 +181,7 @@ mod tests {
     use secrecy::ExposeSecret;
 
     #[test]
-    fn defaults_match_the_operations_spec() {
+    fn defaults_match_the_documented_defaults() {
         let s = Settings::defaults();
         assert_eq!(s.http_port.to_string(), ":8000");
         assert_eq!(s.admin_port.to_string(), ":9990");

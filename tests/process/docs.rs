@@ -313,7 +313,7 @@ fn dockerignore_keeps_the_target_directory_out() {
 
 // ---- docs/deploying.md -------------------------------------------------------------------------
 
-/// The production example of the previous server's deployment page.
+/// The production example of the previous server's deployment page, kept verbatim in `docs/deploying.md#example`.
 const SEED_EXAMPLE: &str = r"docker run \
   --net host \
   --detach \

@@ -1,9 +1,9 @@
 //! The command line as operators use it: `-help`, mistakes that stop the server with one line
-//! and exit code 2, and the deployment page's production flags.
+//! and exit code 2, and the production flags of `docs/deploying.md` (its Example).
 
 use crate::server::{run, Server};
 
-/// Every flag of operations.md with the default it must show in `-help`.
+/// Every flag of the README's flags table and `docs/deploying.md` with the default it must show in `-help`.
 const FLAGS: &[(&str, &str)] = &[
     ("http.port", "\":8000\""),
     ("admin.port", "\":9990\""),

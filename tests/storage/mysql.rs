@@ -496,7 +496,7 @@ async fn two_instances_claiming_one_firing_at_once_exactly_one_wins() {
     }
 }
 
-/// The previous server's DDL, as legacy-schema.md describes it.
+/// The previous server's DDL, as `migrations/001_legacy_schema.sql` holds it.
 pub const LEGACY_DDL: &str = "
 CREATE TABLE clients (unused_id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(255) UNIQUE,
   createTime TIMESTAMP, publicKey VARCHAR(255), browser VARCHAR(255),
