@@ -199,9 +199,11 @@ async fn build(clients: usize) -> (BoxedFilter<(Response,)>, usize) {
                         active_count: clients as u64 * 8 / 10,
                         submitted_count: clients as u64 * 7 / 10,
                         decrypted_count: clients as u64 * 6 / 10,
+                        rejected_count: clients as u64 / 10,
                     },
                     decrypted_values: (0..=QUERIES as i64).collect(),
                     raw_values: Vec::new(),
+                    withheld: false,
                 })
                 .await
                 .expect("aggregation");

@@ -378,7 +378,7 @@ async fn run(n_clients: usize) {
         .day_groups(&campaign.name, day)
         .await
         .expect("groups");
-    let out = sketch::aggregate(&campaign, day, &groups, None);
+    let out = sketch::aggregate(&campaign, day, &groups, None).expect("sums fit");
     storage
         .put_aggregation(&out.aggregation)
         .await

@@ -4,11 +4,18 @@
 use chrono::{DateTime, Utc};
 
 use super::error::{Errors, Invalid};
-use super::time::{Calendar, Day};
+use super::text;
+use super::time::{self, Calendar, Day};
 
 pub const MAX_NAME_LEN: usize = 255;
 pub const MAX_NOTES_LEN: usize = 64 * 1024;
 pub const MAX_QUERIES: usize = 10_000;
+/// Longest exact query or term, in characters.
+pub const MAX_QUERY_LEN: usize = 200;
+/// Most terms in one terms query.
+pub const MAX_TERMS: usize = 32;
+/// Default `maxCount`: more searches than one person makes in a day.
+pub const DEFAULT_MAX_COUNT: i32 = 10_000;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Query {
@@ -56,6 +63,12 @@ pub struct Campaign {
     pub sampling_rate: Option<f64>,
     pub collect_encrypted: bool,
     pub collect_raw: bool,
+    /// The most searches one member may count in a day: a group's decrypted element above
+    /// members × maxCount (or below 0) rejects the group; a raw value above it is refused.
+    pub max_count: i32,
+    /// The release threshold: a day with fewer decrypted members has its values withheld
+    /// (0: every day is released).
+    pub min_decrypted_count: i32,
 }
 
 /// Where a campaign stands at one instant.
@@ -137,6 +150,8 @@ pub struct CampaignInput {
     pub sampling_rate: Option<f64>,
     pub collect_encrypted: Option<bool>,
     pub collect_raw: Option<bool>,
+    pub max_count: Option<i64>,
+    pub min_decrypted_count: Option<i64>,
 }
 
 /// The editable part of a campaign after validation.
@@ -154,6 +169,8 @@ pub struct CampaignFields {
     pub sampling_rate: Option<f64>,
     pub collect_encrypted: bool,
     pub collect_raw: bool,
+    pub max_count: i32,
+    pub min_decrypted_count: i32,
 }
 
 impl CampaignFields {
@@ -173,24 +190,32 @@ impl CampaignFields {
             sampling_rate: self.sampling_rate,
             collect_encrypted: self.collect_encrypted,
             collect_raw: self.collect_raw,
+            max_count: self.max_count,
+            min_decrypted_count: self.min_decrypted_count,
         }
     }
 }
 
-/// A text that goes into a separated list (email, vocabulary term): not blank, no separator.
-fn check_separated_text(errors: &mut Errors, field: &str, value: &str) {
+/// A text that goes into a separated list (email, vocabulary term): not blank, no separator,
+/// no other control character, at most `max_len` characters.
+fn check_separated_text(errors: &mut Errors, field: &str, value: &str, max_len: usize) {
     if value.trim().is_empty() {
         errors.add(field, "should not be empty");
     } else if value.contains(',') {
         errors.add(field, "should not contain a comma");
     } else if value.contains(['\n', '\r']) {
         errors.add(field, "should not contain a line break");
+    } else {
+        text::check_line(errors, field, value);
     }
-    if value.chars().count() > MAX_NAME_LEN {
-        errors.add(
-            field,
-            format!("should be at most {MAX_NAME_LEN} characters"),
-        );
+    if value.chars().count() > max_len {
+        errors.add(field, format!("should be at most {max_len} characters"));
+    }
+}
+
+fn check_time(errors: &mut Errors, field: &str, value: Option<DateTime<Utc>>) {
+    if value.is_some_and(|t| !time::in_range(t)) {
+        errors.add(field, time::TIME_RANGE_MESSAGE);
     }
 }
 
@@ -218,15 +243,21 @@ fn validate_query(errors: &mut Errors, index: usize, query: &QueryInput) -> Opti
             None
         }
         (Some(exact), None) => {
-            check_separated_text(errors, &format!("{field}.exact"), exact);
+            check_separated_text(errors, &format!("{field}.exact"), exact, MAX_QUERY_LEN);
             Some(Query::Exact(exact.trim().to_string()))
         }
         (None, Some(terms)) => {
             if terms.is_empty() {
                 errors.add(format!("{field}.terms"), "should not be empty");
+            } else if terms.len() > MAX_TERMS {
+                errors.add(
+                    format!("{field}.terms"),
+                    format!("should have at most {MAX_TERMS} terms"),
+                );
+                return None;
             }
             for (i, term) in terms.iter().enumerate() {
-                check_separated_text(errors, &format!("{field}.terms.{i}"), term);
+                check_separated_text(errors, &format!("{field}.terms.{i}"), term, MAX_QUERY_LEN);
             }
             Some(Query::Terms(
                 terms.iter().map(|t| t.trim().to_string()).collect(),
@@ -246,13 +277,17 @@ pub fn validate(input: &CampaignInput) -> Result<CampaignFields, Invalid> {
             "displayName",
             format!("should be at most {MAX_NAME_LEN} characters"),
         );
+    } else {
+        text::check_line(&mut errors, "displayName", &display_name);
     }
     if let Some(email) = &input.email {
-        check_separated_text(&mut errors, "email", email);
+        check_separated_text(&mut errors, "email", email, MAX_NAME_LEN);
     }
     if let Some(notes) = &input.notes {
         if notes.len() > MAX_NOTES_LEN {
             errors.add("notes", format!("should be at most {MAX_NOTES_LEN} bytes"));
+        } else {
+            text::check_paragraphs(&mut errors, "notes", notes);
         }
     }
     let delay = check_int(&mut errors, "delay", input.delay.unwrap_or(0), 0);
@@ -263,6 +298,20 @@ pub fn validate(input: &CampaignInput) -> Result<CampaignFields, Invalid> {
             errors.add("samplingRate", "should be between 0 and 1");
         }
     }
+    let max_count = check_int(
+        &mut errors,
+        "maxCount",
+        input.max_count.unwrap_or(DEFAULT_MAX_COUNT.into()),
+        1,
+    );
+    let min_decrypted_count = check_int(
+        &mut errors,
+        "minDecryptedCount",
+        input.min_decrypted_count.unwrap_or(0),
+        0,
+    );
+    check_time(&mut errors, "startTime", input.start_time);
+    check_time(&mut errors, "endTime", input.end_time);
     if let (Some(start), Some(end)) = (input.start_time, input.end_time) {
         if end < start {
             errors.add("endTime", "should be after startTime");
@@ -296,6 +345,8 @@ pub fn validate(input: &CampaignInput) -> Result<CampaignFields, Invalid> {
         sampling_rate: input.sampling_rate,
         collect_encrypted: input.collect_encrypted.unwrap_or(true),
         collect_raw: input.collect_raw.unwrap_or(false),
+        max_count,
+        min_decrypted_count,
     })
 }
 
@@ -343,6 +394,17 @@ pub fn validate_update(
         }
         if new.collect_raw != current.collect_raw {
             errors.add("collectRaw", frozen);
+        }
+        if new.max_count != current.max_count {
+            errors.add("maxCount", frozen);
+        }
+        // The threshold is a promise to the volunteers: raising it is always allowed, lowering
+        // it once they take part would release days it was meant to withhold.
+        if new.min_decrypted_count < current.min_decrypted_count {
+            errors.add(
+                "minDecryptedCount",
+                "cannot be lowered once the campaign has started",
+            );
         }
         if current.completed(now) {
             if new.end_time != current.end_time {
@@ -408,6 +470,8 @@ mod tests {
         assert_eq!(f.group_size, 10);
         assert!(f.collect_encrypted);
         assert!(!f.collect_raw);
+        assert_eq!(f.max_count, 10_000);
+        assert_eq!(f.min_decrypted_count, 0);
         assert_eq!(f.vocabulary, Vocabulary::default());
         assert_eq!(f.sampling_rate, None);
     }
@@ -530,6 +594,115 @@ mod tests {
     }
 
     #[test]
+    fn validate_bounds_max_count_and_min_decrypted_count() {
+        let mut input = valid();
+        input.max_count = Some(0);
+        input.min_decrypted_count = Some(-1);
+        assert_eq!(
+            messages(validate(&input)),
+            vec![
+                "maxCount: should be at least 1",
+                "minDecryptedCount: should be at least 0"
+            ]
+        );
+        input.max_count = Some(i64::from(i32::MAX) + 1);
+        input.min_decrypted_count = Some(i64::from(i32::MAX) + 1);
+        assert_eq!(
+            messages(validate(&input)),
+            vec![
+                "maxCount: should be at most 2147483647",
+                "minDecryptedCount: should be at most 2147483647"
+            ]
+        );
+        input.max_count = Some(1);
+        input.min_decrypted_count = Some(25);
+        let f = validate(&input).unwrap();
+        assert_eq!((f.max_count, f.min_decrypted_count), (1, 25));
+    }
+
+    #[test]
+    fn validate_bounds_times_from_1970_to_the_end_of_9999() {
+        let mut input = valid();
+        input.start_time = Some(t("1969-12-31T23:59:59.999Z"));
+        input.end_time = DateTime::from_timestamp_millis(8_000_000_000_000_000); // year 255479
+        assert_eq!(
+            messages(validate(&input)),
+            vec![
+                "startTime: should be between 1970-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z",
+                "endTime: should be between 1970-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z",
+            ]
+        );
+        input.start_time = Some(t("1970-01-01T00:00:00Z"));
+        input.end_time = Some(t("9999-12-31T23:59:59.999Z"));
+        assert!(validate(&input).is_ok());
+    }
+
+    #[test]
+    fn validate_bounds_queries_to_32_terms_of_200_characters() {
+        let terms = |n: usize| QueryInput {
+            exact: None,
+            terms: Some((0..n).map(|i| format!("t{i}")).collect()),
+        };
+        let mut input = valid();
+        input.vocabulary = Some(vec![
+            terms(32),
+            terms(33),
+            terms(100_000),
+            exact(&"x".repeat(200)),
+            exact(&"x".repeat(201)),
+            QueryInput {
+                exact: None,
+                terms: Some(vec!["é".repeat(200), "é".repeat(201)]),
+            },
+        ]);
+        assert_eq!(
+            messages(validate(&input)),
+            vec![
+                "vocabulary.queries.1.terms: should have at most 32 terms",
+                "vocabulary.queries.2.terms: should have at most 32 terms",
+                "vocabulary.queries.4.exact: should be at most 200 characters",
+                "vocabulary.queries.5.terms.1: should be at most 200 characters",
+            ]
+        );
+    }
+
+    #[test]
+    fn validate_refuses_control_and_bidi_characters_in_every_text_field() {
+        let input = CampaignInput {
+            display_name: Some("Flu\u{0}".into()),
+            email: Some("a@b.org\u{7f}".into()),
+            notes: Some("first line\r\n\tsecond line\u{1b}[31m".into()),
+            vocabulary: Some(vec![
+                exact("\u{202e}ulf"),
+                QueryInput {
+                    exact: None,
+                    terms: Some(vec!["flu".into(), "fe\u{2066}ver".into(), "a\tb".into()]),
+                },
+                exact("=cmd|' /C calc'!A0"),
+            ]),
+            ..Default::default()
+        };
+        assert_eq!(
+            messages(validate(&input)),
+            vec![
+                "displayName: should not contain control characters",
+                "email: should not contain control characters",
+                "notes: should not contain control characters",
+                "vocabulary.queries.0.exact: should not contain control characters",
+                "vocabulary.queries.1.terms.1: should not contain control characters",
+                "vocabulary.queries.1.terms.2: should not contain control characters",
+            ]
+        );
+        // Notes keep their tabs and line breaks.
+        let mut ok = valid();
+        ok.notes = Some("first line\r\n\tsecond line\n".into());
+        assert_eq!(
+            validate(&ok).unwrap().notes.as_deref(),
+            Some("first line\r\n\tsecond line\n")
+        );
+    }
+
+    #[test]
     fn validate_rejects_group_size_beyond_i32() {
         let mut input = valid();
         input.group_size = Some(i64::MAX);
@@ -562,6 +735,8 @@ mod tests {
             sampling_rate: c.sampling_rate,
             collect_encrypted: c.collect_encrypted,
             collect_raw: c.collect_raw,
+            max_count: c.max_count,
+            min_decrypted_count: c.min_decrypted_count,
         }
     }
 
@@ -605,6 +780,29 @@ mod tests {
             update_messages(&c, &new, "2018-04-30T00:00:00Z"),
             Vec::<String>::new()
         );
+    }
+
+    #[test]
+    fn update_freezes_max_count_once_started_and_lets_the_threshold_only_rise() {
+        let mut c = campaign("2018-05-01T00:00:00Z", None);
+        c.min_decrypted_count = 10;
+        let mut new = fields_of(&c);
+        new.max_count = 500;
+        new.min_decrypted_count = 9;
+        assert_eq!(
+            update_messages(&c, &new, "2018-05-10T00:00:00Z"),
+            vec![
+                "maxCount: cannot be changed once the campaign has started",
+                "minDecryptedCount: cannot be lowered once the campaign has started",
+            ]
+        );
+        new.max_count = c.max_count;
+        new.min_decrypted_count = 50;
+        assert!(update_messages(&c, &new, "2018-05-10T00:00:00Z").is_empty());
+        // Before the start both may change either way.
+        new.max_count = 500;
+        new.min_decrypted_count = 0;
+        assert!(update_messages(&c, &new, "2018-04-30T00:00:00Z").is_empty());
     }
 
     #[test]

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 
 use super::campaign::MAX_NAME_LEN;
 use super::error::{Errors, Invalid};
+use super::text;
 
 /// Longest extension version or time zone kept with an activity.
 pub const MAX_ACTIVITY_FIELD_LEN: usize = 50;
@@ -47,7 +48,8 @@ pub struct ValidClient {
     pub external_name: Option<String>,
 }
 
-fn check_required(errors: &mut Errors, field: &str, value: Option<&str>) {
+/// Present, not blank, not too long; `true` when all three hold.
+fn check_required(errors: &mut Errors, field: &str, value: Option<&str>) -> bool {
     match value {
         None => errors.add(field, "is required"),
         Some(v) if v.trim().is_empty() => errors.add(field, "should not be empty"),
@@ -55,22 +57,29 @@ fn check_required(errors: &mut Errors, field: &str, value: Option<&str>) {
             field,
             format!("should be at most {MAX_NAME_LEN} characters"),
         ),
-        Some(_) => {}
+        Some(_) => return true,
     }
+    false
 }
 
 pub fn check_external_name(errors: &mut Errors, external_name: Option<&str>) {
-    if external_name.is_some_and(|n| n.chars().count() > MAX_NAME_LEN) {
+    let Some(name) = external_name else {
+        return;
+    };
+    if name.chars().count() > MAX_NAME_LEN {
         errors.add(
             "externalName",
             format!("should be at most {MAX_NAME_LEN} characters"),
         );
+    } else {
+        text::check_line(errors, "externalName", name);
     }
 }
 
 pub fn validate_registration(input: &ClientInput) -> Result<ValidClient, Invalid> {
     let mut errors = Errors::default();
     check_required(&mut errors, "publicKey", input.public_key.as_deref());
+    // Hexadecimal digits only: no control character gets through this check either.
     if let Some(key) = input.public_key.as_deref().filter(|k| !k.trim().is_empty()) {
         if !key.bytes().all(|b| b.is_ascii_hexdigit()) {
             errors.add("publicKey", "should be hexadecimal");
@@ -78,7 +87,13 @@ pub fn validate_registration(input: &ClientInput) -> Result<ValidClient, Invalid
             errors.add("publicKey", "should have an even number of digits");
         }
     }
-    check_required(&mut errors, "browser", input.browser.as_deref());
+    if check_required(&mut errors, "browser", input.browser.as_deref()) {
+        text::check_line(
+            &mut errors,
+            "browser",
+            input.browser.as_deref().unwrap_or(""),
+        );
+    }
     check_external_name(&mut errors, input.external_name.as_deref());
     errors.into_result()?;
     Ok(ValidClient {
@@ -98,11 +113,14 @@ pub fn validate_ping(
         ("extensionVersion", extension_version),
         ("timezone", timezone),
     ] {
-        if value.is_some_and(|v| v.chars().count() > MAX_ACTIVITY_FIELD_LEN) {
+        let Some(value) = value else { continue };
+        if value.chars().count() > MAX_ACTIVITY_FIELD_LEN {
             errors.add(
                 field,
                 format!("should be at most {MAX_ACTIVITY_FIELD_LEN} characters"),
             );
+        } else {
+            text::check_line(&mut errors, field, value);
         }
     }
     errors.into_result()
@@ -172,6 +190,42 @@ mod tests {
             messages(input),
             vec!["externalName: should be at most 255 characters"]
         );
+    }
+
+    #[test]
+    fn registration_refuses_control_and_bidi_characters() {
+        assert_eq!(
+            messages(ClientInput {
+                public_key: Some("04ab\u{0}".into()),
+                browser: Some("chrome\u{0}".into()),
+                external_name: Some("panel\u{202e}71".into()),
+            }),
+            vec![
+                "publicKey: should be hexadecimal",
+                "browser: should not contain control characters",
+                "externalName: should not contain control characters",
+            ]
+        );
+        let mut errors = Errors::default();
+        check_external_name(&mut errors, Some("\u{2069}"));
+        assert!(!errors.is_empty());
+        let mut errors = Errors::default();
+        check_external_name(&mut errors, Some("panel 17 (école)"));
+        assert!(errors.is_empty());
+    }
+
+    #[test]
+    fn ping_fields_refuse_control_characters() {
+        match validate_ping(Some("1.0\u{7f}"), Some("Europe/Paris\n")) {
+            Err(Invalid(e)) => assert_eq!(
+                e.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+                vec![
+                    "extensionVersion: should not contain control characters",
+                    "timezone: should not contain control characters"
+                ]
+            ),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

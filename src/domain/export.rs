@@ -1,5 +1,6 @@
 //! Export rows of aggregations, as analysts download them: one `_total` row per day, then one
-//! row per query counted at least once.
+//! row per query counted at least once; a day whose values are withheld has its `_total` row
+//! alone, without a count.
 
 use chrono::NaiveDate;
 
@@ -13,7 +14,8 @@ pub const TOTAL_LABEL: &str = "_total";
 pub struct ExportRow {
     pub date: NaiveDate,
     pub query: String,
-    pub count: i64,
+    /// `None`: the day's values are withheld (below the campaign's release threshold).
+    pub count: Option<i64>,
 }
 
 /// Rows for `aggregations` (in the order given). The date is the aggregation's day as a local
@@ -29,10 +31,18 @@ pub fn export_rows(
     let mut rows = Vec::new();
     for agg in aggregations {
         let date = cal.local_date(cal.day_start(start, agg.day));
+        if agg.withheld {
+            rows.push(ExportRow {
+                date,
+                query: TOTAL_LABEL.to_string(),
+                count: None,
+            });
+            continue;
+        }
         rows.push(ExportRow {
             date,
             query: TOTAL_LABEL.to_string(),
-            count: agg.decrypted_values.first().copied().unwrap_or(0),
+            count: Some(agg.decrypted_values.first().copied().unwrap_or(0)),
         });
         let counts = agg.decrypted_values.iter().skip(1);
         for (query, &count) in campaign.vocabulary.queries.iter().zip(counts) {
@@ -40,7 +50,7 @@ pub fn export_rows(
                 rows.push(ExportRow {
                     date,
                     query: query.label(),
-                    count,
+                    count: Some(count),
                 });
             }
         }
@@ -81,6 +91,8 @@ mod tests {
             sampling_rate: None,
             collect_encrypted: true,
             collect_raw: false,
+            max_count: 10_000,
+            min_decrypted_count: 0,
         };
         let agg = |day, values: Vec<i64>| Aggregation {
             campaign_name: "c".into(),
@@ -88,33 +100,47 @@ mod tests {
             stats: Stats::default(),
             decrypted_values: values,
             raw_values: vec![],
+            withheld: false,
         };
         let cal = Calendar::new(chrono_tz::Europe::London);
         // 23:30 UTC on the 10th is 00:30 BST on the 11th: day 0 is 2018-05-11.
-        let rows = export_rows(&campaign, &[agg(1, vec![6, 1, 5, 0]), agg(0, vec![])], &cal);
+        let withheld = Aggregation {
+            withheld: true,
+            ..agg(2, vec![])
+        };
+        let rows = export_rows(
+            &campaign,
+            &[withheld, agg(1, vec![6, 1, 5, 0]), agg(0, vec![])],
+            &cal,
+        );
         let d = |day| NaiveDate::from_ymd_opt(2018, 5, day).unwrap();
         assert_eq!(
             rows,
             vec![
                 ExportRow {
+                    date: d(13),
+                    query: "_total".into(),
+                    count: None
+                },
+                ExportRow {
                     date: d(12),
                     query: "_total".into(),
-                    count: 6
+                    count: Some(6)
                 },
                 ExportRow {
                     date: d(12),
                     query: "flu".into(),
-                    count: 1
+                    count: Some(1)
                 },
                 ExportRow {
                     date: d(12),
                     query: "flu, fever".into(),
-                    count: 5
+                    count: Some(5)
                 },
                 ExportRow {
                     date: d(11),
                     query: "_total".into(),
-                    count: 0
+                    count: Some(0)
                 },
             ]
         );

@@ -10,6 +10,7 @@ pub mod export;
 pub mod grouping;
 pub mod service;
 pub mod sketch;
+pub mod text;
 pub mod time;
 
 pub use error::{FieldError, Invalid};

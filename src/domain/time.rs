@@ -56,6 +56,29 @@ impl Calendar {
     }
 }
 
+/// The earliest instant accepted as input and stored: 1970-01-01T00:00:00.000Z.
+pub fn earliest_time() -> DateTime<Utc> {
+    DateTime::UNIX_EPOCH
+}
+
+/// The latest instant accepted as input and stored: 9999-12-31T23:59:59.999Z. MySQL's
+/// DATETIME ends with that year and RFC 3339 writes four-digit years, so both storages and
+/// every answer hold any time in range.
+pub fn latest_time() -> DateTime<Utc> {
+    NaiveDate::from_ymd_opt(9999, 12, 31)
+        .and_then(|d| d.and_hms_milli_opt(23, 59, 59, 999))
+        .map_or(DateTime::<Utc>::MAX_UTC, |n| n.and_utc())
+}
+
+/// Whether `t` lies within [`earliest_time`, `latest_time`].
+pub fn in_range(t: DateTime<Utc>) -> bool {
+    (earliest_time()..=latest_time()).contains(&t)
+}
+
+/// The message for a time out of range.
+pub const TIME_RANGE_MESSAGE: &str =
+    "should be between 1970-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z";
+
 /// `t` without its sub-millisecond part: times are kept and shown to the millisecond.
 pub fn millis(t: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or(t)
@@ -71,6 +94,35 @@ mod tests {
 
     fn utc(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn input_times_range_from_1970_to_the_end_of_9999() {
+        assert!(in_range(utc("1970-01-01T00:00:00Z")));
+        assert!(in_range(utc("9999-12-31T23:59:59.999Z")));
+        assert!(!in_range(utc("1969-12-31T23:59:59.999Z")));
+        assert!(!in_range(
+            utc("9999-12-31T23:59:59.999Z") + Duration::milliseconds(1)
+        ));
+        assert!(!in_range(DateTime::<Utc>::MAX_UTC));
+        assert!(!in_range(DateTime::<Utc>::MIN_UTC));
+        assert_eq!(
+            TIME_RANGE_MESSAGE,
+            format!(
+                "should be between {} and {}",
+                earliest_time().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                latest_time().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+            )
+        );
+    }
+
+    #[test]
+    fn day_arithmetic_holds_at_the_latest_time_in_any_zone() {
+        let cal = Calendar::new(chrono_tz::Pacific::Kiritimati);
+        let start = latest_time();
+        assert_eq!(cal.local_date(start).to_string(), "+10000-01-01");
+        assert_eq!(cal.relative_day(start, start), 0);
+        assert!(cal.day_start(start, 3) > start);
     }
 
     #[test]

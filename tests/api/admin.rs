@@ -69,6 +69,19 @@ async fn admin_jobs_run_as_of_the_given_time_and_report_what_they_did() {
         r.errors(),
         vec!["at: should be an RFC 3339 time or epoch milliseconds"]
     );
+    for at in ["8000000000000000", "-1", "0000-01-01T00:00:00Z"] {
+        let r = app
+            .admin(request(
+                "POST",
+                &format!("/admin/jobs/prune-clients?at={at}"),
+            ))
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{at}");
+        assert_eq!(
+            r.errors(),
+            vec!["at: should be between 1970-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z"]
+        );
+    }
     let r = app.admin(request("GET", "/admin/jobs/prune-clients")).await;
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(r.header("allow"), Some("POST"));

@@ -33,6 +33,7 @@ async fn creating_a_campaign_applies_defaults_and_writes_times_in_utc_with_milli
             "startTime": "2018-05-11T14:00:00.000Z", "endTime": "2018-05-17T00:00:00.000Z",
             "delay": 0, "graceDelay": 0, "groupSize": 10, "samplingRate": 0.5,
             "collectEncrypted": true, "collectRaw": false,
+            "maxCount": 10000, "minDecryptedCount": 0,
             "started": false, "completed": false, "active": false
         })
     );

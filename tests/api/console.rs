@@ -284,9 +284,11 @@ async fn a_campaign_page_charts_and_lists_each_aggregated_day_and_no_value() {
                     active_count: 100 + day as u64,
                     submitted_count: 90 + day as u64,
                     decrypted_count: 80 + day as u64,
+                    rejected_count: 2 * day as u64,
                 },
                 decrypted_values: vec![987_654_321, 1],
                 raw_values: vec![123_456_789],
+                withheld: false,
             })
             .await
             .unwrap();
@@ -296,7 +298,8 @@ async fn a_campaign_page_charts_and_lists_each_aggregated_day_and_no_value() {
         .await;
     assert_page(&r);
     let html = r.text();
-    assert_eq!(html.matches("<circle class=\"pt\"").count(), 12);
+    // Four series (active, submitted, decrypted, rejected) of four days.
+    assert_eq!(html.matches("<circle class=\"pt\"").count(), 16);
     assert!(html.contains("data-x=\"2018-05-04\" data-y=\"103\""));
     assert!(!html.contains("987654321") && !html.contains("987,654,321"));
     assert!(!html.contains("123456789") && !html.contains("123,456,789"));
@@ -309,7 +312,8 @@ async fn a_campaign_page_charts_and_lists_each_aggregated_day_and_no_value() {
         .json();
     assert_eq!(
         json["days"][3],
-        json!({"day": 3, "date": "2018-05-04", "active": 103, "submitted": 93, "decrypted": 83})
+        json!({"day": 3, "date": "2018-05-04", "active": 103, "submitted": 93, "decrypted": 83,
+               "rejected": 6})
     );
     assert!(!json.to_string().contains("987654321"));
     let list = app

@@ -110,8 +110,9 @@ async fn full_protocol_sketches_are_commanded_submitted_once_aggregated_and_expo
     assert_eq!(
         r.json(),
         json!({"name": format!("{cname}-1"), "campaignName": cname, "day": 1,
-               "stats": {"activeCount": 2, "submittedCount": 2, "decryptedCount": 2},
-               "decryptedValues": [6, 1, 5], "rawValues": []})
+               "stats": {"activeCount": 2, "submittedCount": 2, "decryptedCount": 2,
+                         "rejectedCount": 0},
+               "decryptedValues": [6, 1, 5], "rawValues": [], "withheld": false})
     );
     let r = app
         .call(
@@ -193,6 +194,84 @@ async fn submitting_after_the_collection_window_closed_answers_410() {
     assert_eq!(
         r.errors(),
         vec!["the collection window of this sketch has closed"]
+    );
+}
+
+#[tokio::test]
+async fn a_rejected_group_is_logged_with_campaign_day_and_group_and_never_a_value() {
+    let app = app();
+    let logs = capture_logs();
+    let campaign = app
+        .create_campaign(json!({
+            "displayName": "Flu", "startTime": "2018-05-09T00:00:00+01:00", "groupSize": 2,
+            "vocabulary": {"queries": [{"exact": "flu"}]}
+        }))
+        .await;
+    let cname = campaign["name"].as_str().unwrap().to_string();
+    let mut clients = Vec::new();
+    for key in ["04aa", "04bb"] {
+        let c = app.register(key).await;
+        app.call(request("GET", &format!("/api/clients/{c}/ping")))
+            .await;
+        clients.push(c);
+    }
+    let r = app
+        .admin(request(
+            "POST",
+            "/admin/jobs/create-sketches?at=2018-05-11T01:00:00%2B01:00",
+        ))
+        .await;
+    assert_eq!(r.json(), json!({"created": 2, "groups": 1}));
+    app.clock.set(utc("2018-05-11T08:00:00Z"));
+    for (c, total) in clients.iter().zip(["4611686018427387905", "0"]) {
+        let r = app
+            .call(request("GET", &format!("/api/clients/{c}/ping")))
+            .await;
+        let sketch = r.json()["submit"][0]["sketchName"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let r = app
+            .call(
+                request("PATCH", &format!("/api/sketches/{sketch}"))
+                    .json(&json!({"encryptedValues": [total, "0"], "rawValues": [0, 0]})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT);
+    }
+    let r = app
+        .admin(request(
+            "POST",
+            "/admin/jobs/aggregate-sketches?at=2018-05-11T23:30:00Z",
+        ))
+        .await;
+    assert_eq!(r.json(), json!({"aggregated": 1}));
+    let r = app
+        .call(private("GET", &format!("/api/campaigns/{cname}/results/1")))
+        .await;
+    assert_eq!(
+        r.json()["stats"],
+        json!({"activeCount": 2, "submittedCount": 2, "decryptedCount": 0, "rejectedCount": 2})
+    );
+    assert_eq!(r.json()["decryptedValues"], json!([]));
+    let text = logs.contents();
+    let warning: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("group rejected"))
+        .collect();
+    assert_eq!(warning.len(), 1, "{text}");
+    assert!(warning[0].contains("WARN"), "{}", warning[0]);
+    assert!(
+        warning[0].contains(&format!("campaign={cname}")),
+        "{}",
+        warning[0]
+    );
+    assert!(warning[0].contains("day=1") && warning[0].contains("group=0"));
+    assert!(!text.contains("4611686018427387905"), "{text}");
+    let day = text.lines().find(|l| l.contains("day aggregated")).unwrap();
+    assert!(
+        day.contains("rejected=2") && day.contains("withheld=false"),
+        "{day}"
     );
 }
 

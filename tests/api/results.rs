@@ -25,9 +25,11 @@ async fn campaign_with_results(app: &App) -> String {
                     active_count: 5,
                     submitted_count: 4,
                     decrypted_count: 3,
+                    rejected_count: 0,
                 },
                 decrypted_values: values,
                 raw_values: raw,
+                withheld: false,
             })
             .await
             .unwrap();
@@ -43,14 +45,15 @@ async fn results_list_is_newest_day_first_with_values_emptied_and_a_day_has_its_
         .call(private("GET", &format!("/api/campaigns/{name}/results")))
         .await;
     assert_eq!(r.status, StatusCode::OK);
-    let stats = json!({"activeCount": 5, "submittedCount": 4, "decryptedCount": 3});
+    let stats =
+        json!({"activeCount": 5, "submittedCount": 4, "decryptedCount": 3, "rejectedCount": 0});
     assert_eq!(
         r.json(),
         json!({"results": [
             {"name": format!("{name}-1"), "campaignName": name, "day": 1, "stats": stats,
-             "decryptedValues": [], "rawValues": []},
+             "decryptedValues": [], "rawValues": [], "withheld": false},
             {"name": format!("{name}-0"), "campaignName": name, "day": 0, "stats": stats,
-             "decryptedValues": [], "rawValues": []}
+             "decryptedValues": [], "rawValues": [], "withheld": false}
         ]})
     );
     let r = app
@@ -59,7 +62,7 @@ async fn results_list_is_newest_day_first_with_values_emptied_and_a_day_has_its_
     assert_eq!(
         r.json(),
         json!({"name": format!("{name}-0"), "campaignName": name, "day": 0, "stats": stats,
-               "decryptedValues": [6, 1, 5, 0], "rawValues": [7, 1, 5, 1]})
+               "decryptedValues": [6, 1, 5, 0], "rawValues": [7, 1, 5, 1], "withheld": false})
     );
     let r = app
         .call(private("GET", &format!("/api/campaigns/{name}/results/7")))

@@ -260,7 +260,8 @@ fn a_job_killed_mid_run_is_caught_up_after_restart_exactly_as_an_uninterrupted_r
     assert_eq!(created["created"], json!(CAMPAIGNS * CLIENTS), "{created}");
     let mut expected: BTreeMap<String, serde_json::Value> = BTreeMap::new();
     for (i, campaign) in campaigns_a.iter().enumerate() {
-        let mut stats = json!({"activeCount": CLIENTS, "submittedCount": 0, "decryptedCount": 0});
+        let mut stats = json!({"activeCount": CLIENTS, "submittedCount": 0, "decryptedCount": 0,
+                               "rejectedCount": 0});
         let mut values = json!([]);
         if i < 20 {
             let sketches: Vec<(String, u32)> = conn
@@ -303,7 +304,8 @@ fn a_job_killed_mid_run_is_caught_up_after_restart_exactly_as_an_uninterrupted_r
                     decrypted += members.len();
                 }
             }
-            stats = json!({"activeCount": CLIENTS, "submittedCount": submitted, "decryptedCount": decrypted});
+            stats = json!({"activeCount": CLIENTS, "submittedCount": submitted,
+                           "decryptedCount": decrypted, "rejectedCount": 0});
             values = json!(totals);
         }
         expected.insert(

@@ -314,7 +314,7 @@ fn protocol_on_mysql_survives_a_restart_with_everything_still_there() {
     );
     assert_eq!(
         result["stats"],
-        json!({"activeCount": 6, "submittedCount": 6, "decryptedCount": 6})
+        json!({"activeCount": 6, "submittedCount": 6, "decryptedCount": 6, "rejectedCount": 0})
     );
     assert_eq!(result["decryptedValues"], json!(expected));
     assert_eq!(result["rawValues"], json!(expected));

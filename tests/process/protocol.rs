@@ -291,7 +291,7 @@ fn full_protocol_gives_the_true_totals_of_complete_groups_and_the_right_stats() 
     assert_eq!(result["day"], json!(1));
     assert_eq!(
         result["stats"],
-        json!({"activeCount": 10, "submittedCount": 9, "decryptedCount": 7})
+        json!({"activeCount": 10, "submittedCount": 9, "decryptedCount": 7, "rejectedCount": 0})
     );
     assert_eq!(result["decryptedValues"], json!(expected));
     assert_eq!(

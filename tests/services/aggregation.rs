@@ -11,11 +11,12 @@ use pdd_server::domain::sketch::{Aggregation, Stats};
 
 use crate::support::*;
 
-fn stats(active: u64, submitted: u64, decrypted: u64) -> Stats {
+fn stats(active: u64, submitted: u64, decrypted: u64, rejected: u64) -> Stats {
     Stats {
         active_count: active,
         submitted_count: submitted,
         decrypted_count: decrypted,
+        rejected_count: rejected,
     }
 }
 
@@ -50,9 +51,10 @@ async fn aggregation_counts_only_the_group_that_completed_and_is_idempotent() {
     let expected = Aggregation {
         campaign_name: campaign.name.clone(),
         day: 0,
-        stats: stats(4, 3, 2),
+        stats: stats(4, 3, 2, 0),
         decrypted_values: vec![9, 2, 4],
         raw_values: vec![16, 3, 5],
+        withheld: false,
     };
     let (_, result) = w
         .services
@@ -66,7 +68,7 @@ async fn aggregation_counts_only_the_group_that_completed_and_is_idempotent() {
     let row = |query: &str, count| ExportRow {
         date,
         query: query.into(),
-        count,
+        count: Some(count),
     };
     assert_eq!(
         w.services
@@ -127,7 +129,7 @@ async fn group_with_garbage_sum_is_not_decryptable_and_does_not_panic() {
         .result(&campaign.name, 0)
         .await
         .unwrap();
-    assert_eq!(result.stats, stats(6, 6, 2));
+    assert_eq!(result.stats, stats(6, 6, 2, 4));
     assert_eq!(result.decrypted_values, vec![5, 3, 2]);
     assert_eq!(result.raw_values, Vec::<i64>::new());
 }
@@ -184,7 +186,7 @@ async fn cancelling_blinding_factors_decrypt_to_the_true_totals() {
         .result(&campaign.name, 0)
         .await
         .unwrap();
-    assert_eq!(result.stats, stats(10, 10, 10));
+    assert_eq!(result.stats, stats(10, 10, 10, 0));
     assert_eq!(result.decrypted_values, totals);
 }
 
@@ -210,7 +212,7 @@ async fn grace_window_re_aggregates_late_submissions_then_leaves_the_day_alone()
     // First aggregation of day 0 (end_day 0): one member missing.
     let report = w.run(JobKind::AggregateSketches, on_day(2, "00:30")).await;
     assert_eq!(report.get("aggregated"), 1);
-    assert_eq!(result(&w, &campaign.name, 0).await.stats, stats(2, 1, 0));
+    assert_eq!(result(&w, &campaign.name, 0).await.stats, stats(2, 1, 0, 0));
     assert_eq!(
         result(&w, &campaign.name, 0).await.decrypted_values,
         Vec::<i64>::new()
@@ -230,7 +232,7 @@ async fn grace_window_re_aggregates_late_submissions_then_leaves_the_day_alone()
     let report = w.run(JobKind::AggregateSketches, on_day(4, "00:30")).await;
     assert_eq!(report.get("aggregated"), 3); // days 0, 1 and 2
     let final_day0 = result(&w, &campaign.name, 0).await;
-    assert_eq!(final_day0.stats, stats(2, 2, 2));
+    assert_eq!(final_day0.stats, stats(2, 2, 2, 0));
     assert_eq!(final_day0.decrypted_values, vec![7, 1, 4]);
 
     // Past its grace window day 0 is no longer touched.
@@ -240,7 +242,7 @@ async fn grace_window_re_aggregates_late_submissions_then_leaves_the_day_alone()
     let (_, results) = w.services.campaigns.results(&campaign.name).await.unwrap();
     let days: Vec<i64> = results.iter().map(|r| r.day).collect();
     assert_eq!(days, vec![3, 2, 1, 0]);
-    assert_eq!(results[0].stats, stats(0, 0, 0));
+    assert_eq!(results[0].stats, stats(0, 0, 0, 0));
 }
 
 #[tokio::test]
@@ -265,5 +267,5 @@ async fn aggregation_waits_for_the_delay_and_skips_days_after_the_end() {
     assert_eq!(report.get("aggregated"), 1);
     let (_, results) = w.services.campaigns.results(&campaign.name).await.unwrap();
     let days: Vec<(i64, Stats)> = results.iter().map(|r| (r.day, r.stats)).collect();
-    assert_eq!(days, vec![(1, stats(0, 0, 0)), (0, stats(2, 0, 0))]);
+    assert_eq!(days, vec![(1, stats(0, 0, 0, 0)), (0, stats(2, 0, 0, 0))]);
 }

@@ -47,6 +47,7 @@ async fn submission_answers_not_found_invalid_already_submitted_and_window_close
             format!("encryptedValues.0: {MALFORMED}"),
             format!("encryptedValues.1: {MALFORMED}"),
             format!("encryptedValues.2: {MALFORMED}"),
+            "rawValues: is required".to_string(),
         ]
     );
     assert_eq!(
@@ -55,6 +56,7 @@ async fn submission_answers_not_found_invalid_already_submitted_and_window_close
             format!("encryptedValues.0: {MALFORMED}"),
             format!("encryptedValues.1: {MALFORMED}"),
             format!("encryptedValues.2: {MALFORMED}"),
+            "rawValues: is required".to_string(),
         ]
     );
     assert_eq!(

@@ -10,8 +10,14 @@ use pdd_server::ports::Storage;
 
 #[macro_use]
 mod conformance;
+#[macro_use]
+mod api_scenarios;
 
 conformance_tests!(memory, || async {
+    Arc::new(MemoryStorage::new()) as Arc<dyn Storage>
+});
+
+api_scenarios!(memory_api, || async {
     Arc::new(MemoryStorage::new()) as Arc<dyn Storage>
 });
 

@@ -57,6 +57,8 @@ fn campaign(name: &str, collect_raw: bool) -> Campaign {
         sampling_rate: None,
         collect_encrypted: true,
         collect_raw,
+        max_count: 10_000,
+        min_decrypted_count: 0,
     }
 }
 
@@ -645,6 +647,9 @@ async fn legacy_database_is_upgraded_in_place_keeping_its_data() {
             sampling_rate: None,
             collect_encrypted: true,
             collect_raw: true,
+            // Columns added since: the defaults, under which nothing was rejected or withheld.
+            max_count: 10_000,
+            min_decrypted_count: 0,
         }
     );
     let old = storage.get_campaign("old").await.unwrap().unwrap();
@@ -675,6 +680,11 @@ async fn legacy_database_is_upgraded_in_place_keeping_its_data() {
     assert_eq!(aggs[1].stats.active_count, 4);
     assert_eq!(aggs[1].stats.decrypted_count, 2);
     assert_eq!(aggs[0].decrypted_values, Vec::<i64>::new());
+    assert!(aggs
+        .iter()
+        .all(|a| a.stats.rejected_count == 0 && !a.withheld));
+    assert_eq!(old.max_count, 10_000);
+    assert_eq!(old.min_decrypted_count, 0);
 
     // Sketches folded into groups: per-person vectors gone, sums and counts kept.
     let groups = storage.day_groups("flu", 3).await.unwrap();

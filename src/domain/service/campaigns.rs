@@ -106,7 +106,15 @@ impl CampaignService {
         input: CampaignInput,
     ) -> Result<CampaignView, ServiceError> {
         let current = self.find(name).await?;
-        let mut fields = campaign::validate(&with_millis(input))?;
+        let mut input = with_millis(input);
+        // Fields the deployed dashboard does not know: a replacement without them keeps them
+        // (their default would unfreeze a started campaign's plausibility bound, or lower its
+        // release threshold, every time the dashboard saves it).
+        input.max_count = input.max_count.or(Some(current.max_count.into()));
+        input.min_decrypted_count = input
+            .min_decrypted_count
+            .or(Some(current.min_decrypted_count.into()));
+        let mut fields = campaign::validate(&input)?;
         let now = now(self.clock.as_ref());
         campaign::take_late_end_as_now(&current, &mut fields, now);
         campaign::validate_update(&current, &fields, now)?;

@@ -354,16 +354,26 @@ impl JobService {
             } else {
                 None
             };
-            let out = sketch::aggregate(campaign, day, &groups, raw.as_deref());
-            for g in &out.garbage_groups {
+            let out = match sketch::aggregate(campaign, day, &groups, raw.as_deref()) {
+                Ok(out) => out,
+                Err(e) => {
+                    // Never a clipped number: the day keeps its previous result, if any.
+                    tracing::error!(job = "aggregate-sketches", campaign = %campaign.name, day,
+                                    error = %e, "day not aggregated");
+                    return Err(ServiceError::Failure(format!("day {day}: {e}")));
+                }
+            };
+            for g in &out.rejected_groups {
                 warn!(campaign = %campaign.name, day, group = g,
-                      "group sum does not decrypt to counts (a member sent garbage): not counted");
+                      "group rejected: its sum decrypts to a count below 0 or above members × \
+                       maxCount (a member sent garbage); left out of the day's values");
             }
             storage.put_aggregation(&out.aggregation).await?;
             let stats = out.aggregation.stats;
             info!(job = "aggregate-sketches", campaign = %campaign.name, day,
                   active = stats.active_count, submitted = stats.submitted_count,
-                  decrypted = stats.decrypted_count, "day aggregated");
+                  decrypted = stats.decrypted_count, rejected = stats.rejected_count,
+                  withheld = out.aggregation.withheld, "day aggregated");
             report.add("aggregated", 1);
         }
         Ok(())

@@ -82,6 +82,11 @@ impl SketchService {
         let mut errors = Errors::default();
         let encrypted = input.encrypted_values.unwrap_or_default();
         let raw = input.raw_values.unwrap_or_default();
+        // Without the vector its campaign collects, a member would close its sketch for good
+        // and leave its group undecryptable: refused, so that a correct submission can follow.
+        if campaign.collect_encrypted && encrypted.is_empty() {
+            errors.add("encryptedValues", "is required");
+        }
         if !encrypted.is_empty() && encrypted.len() != expected {
             errors.add(
                 "encryptedValues",
@@ -101,12 +106,21 @@ impl SketchService {
                 ),
             }
         }
+        if campaign.collect_raw && raw.is_empty() {
+            errors.add("rawValues", "is required");
+        }
         if !raw.is_empty() && raw.len() != expected {
             errors.add("rawValues", format!("should have {expected} elements"));
         }
+        let max_count = i64::from(campaign.max_count);
         for (i, value) in raw.iter().enumerate() {
             if *value < 0 {
                 errors.add(format!("rawValues.{i}"), "should not be negative");
+            } else if *value > max_count {
+                errors.add(
+                    format!("rawValues.{i}"),
+                    format!("should be at most {max_count}"),
+                );
             }
         }
         errors.into_result()?;

@@ -6,6 +6,10 @@
 //! Common failure contract: an adapter that cannot reach its backend returns
 //! `StorageError::Unavailable`; any other backend fault is `StorageError::Failure`. Neither
 //! leaves anything half-written.
+//!
+//! Times: every instant from 1970-01-01T00:00:00.000Z to 9999-12-31T23:59:59.999Z
+//! (`domain::time::in_range`, the range the services accept) is kept to the millisecond and
+//! read back unchanged.
 
 mod aggregations;
 mod campaigns;

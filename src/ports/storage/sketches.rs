@@ -39,7 +39,8 @@ pub trait SketchStore: Send + Sync + 'static {
     /// (`submitted`, and `encrypted` when encrypted values are given), folds the encrypted
     /// values into the group's sum with `crate::domain::crypto::fold` and the raw values into
     /// the campaign-day's raw sum with `crate::domain::sketch::add_counts`. Concurrent
-    /// submissions to one group are all counted.
+    /// submissions to one group are all counted. A raw sum (or a group count) that would not
+    /// fit its integer is `Failure` and changes nothing: never a clipped sum.
     async fn submit(&self, submission: &Submission) -> StorageResult<SubmitOutcome>;
 
     /// The groups of a campaign-day, ordered by group id (empty when none).

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
+use chrono::SecondsFormat;
 use pdd_server::domain::campaign::{Campaign, Query, Vocabulary};
+use pdd_server::domain::time::{earliest_time, latest_time};
 use pdd_server::ports::storage::SubmitOutcome;
 use pdd_server::ports::{Storage, StorageError};
 
@@ -29,6 +31,60 @@ pub async fn campaign_round_trips_and_unknown_is_none(s: Arc<dyn Storage>) {
     assert_eq!(s.get_campaign("c1").await.unwrap(), Some(full));
     assert_eq!(s.get_campaign("c2").await.unwrap(), Some(bare));
     assert_eq!(s.get_campaign("c3").await.unwrap(), None);
+}
+
+pub async fn campaign_times_at_the_ends_of_the_accepted_range_round_trip(s: Arc<dyn Storage>) {
+    let bounds = Campaign {
+        create_time: latest_time(),
+        start_time: Some(earliest_time()),
+        end_time: Some(latest_time()),
+        ..campaign("c", t(0))
+    };
+    s.create_campaign(&bounds).await.unwrap();
+    let read = s.get_campaign("c").await.unwrap().unwrap();
+    assert_eq!(read, bounds);
+    assert_eq!(
+        read.end_time
+            .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true)),
+        Some("9999-12-31T23:59:59.999Z".to_string())
+    );
+    assert_eq!(
+        read.start_time
+            .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true)),
+        Some("1970-01-01T00:00:00.000Z".to_string())
+    );
+    let replaced = Campaign {
+        start_time: Some(latest_time()),
+        end_time: None,
+        ..bounds
+    };
+    s.replace_campaign(&replaced).await.unwrap();
+    assert_eq!(s.get_campaign("c").await.unwrap(), Some(replaced));
+}
+
+pub async fn campaign_plausibility_bound_and_release_threshold_round_trip(s: Arc<dyn Storage>) {
+    let extremes = Campaign {
+        max_count: i32::MAX,
+        min_decrypted_count: i32::MAX,
+        ..campaign("c", t(0))
+    };
+    let defaults = Campaign {
+        max_count: 10_000,
+        min_decrypted_count: 0,
+        ..campaign("d", t(1))
+    };
+    s.create_campaign(&extremes).await.unwrap();
+    s.create_campaign(&defaults).await.unwrap();
+    assert_eq!(s.get_campaign("c").await.unwrap(), Some(extremes.clone()));
+    assert_eq!(s.get_campaign("d").await.unwrap(), Some(defaults));
+    let lowered = Campaign {
+        max_count: 1,
+        min_decrypted_count: 0,
+        ..extremes
+    };
+    s.replace_campaign(&lowered).await.unwrap();
+    assert_eq!(s.get_campaign("c").await.unwrap(), Some(lowered.clone()));
+    assert_eq!(s.list_campaigns().await.unwrap()[1], lowered);
 }
 
 pub async fn create_campaign_with_taken_name_is_already_exists(s: Arc<dyn Storage>) {

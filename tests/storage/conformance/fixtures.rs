@@ -45,6 +45,8 @@ pub fn campaign(name: &str, create_time: DateTime<Utc>) -> Campaign {
         sampling_rate: Some(0.25),
         collect_encrypted: true,
         collect_raw: true,
+        max_count: 250,
+        min_decrypted_count: 4,
     }
 }
 
@@ -125,9 +127,11 @@ pub fn aggregation(campaign: &str, day: Day, active: u64) -> Aggregation {
             active_count: active,
             submitted_count: active.saturating_sub(1),
             decrypted_count: active.saturating_sub(2),
+            rejected_count: 1,
         },
         decrypted_values: vec![6, 1, 5],
         raw_values: vec![7, 0, 2],
+        withheld: false,
     }
 }
 

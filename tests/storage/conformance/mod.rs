@@ -22,7 +22,8 @@
 //! - `Option<T>` of either: `None` skips the test (printed on stderr), e.g. when no database
 //!   server is reachable.
 //!
-//! All times are millisecond-precise (storage keeps milliseconds) and within 1970–2038.
+//! All times are millisecond-precise (storage keeps milliseconds) and within the accepted
+//! range, 1970-01-01T00:00:00.000Z to 9999-12-31T23:59:59.999Z.
 //! Optional texts are never `Some("")` (legacy columns store absence as '').
 
 mod aggregations;
@@ -76,6 +77,8 @@ macro_rules! conformance_tests {
             health_answers_ok_and_kind_is_named,
             // campaigns.rs
             campaign_round_trips_and_unknown_is_none,
+            campaign_times_at_the_ends_of_the_accepted_range_round_trip,
+            campaign_plausibility_bound_and_release_threshold_round_trip,
             create_campaign_with_taken_name_is_already_exists,
             list_campaigns_is_newest_first_with_ties_by_name,
             replace_campaign_replaces_and_unknown_is_not_found,
@@ -104,6 +107,7 @@ macro_rules! conformance_tests {
             submit_unknown_sketch_is_not_found,
             submit_folds_encrypted_mod_ell_and_sums_raw,
             submit_twice_is_already_submitted_and_changes_nothing,
+            submit_refuses_a_raw_sum_beyond_64_bits_and_changes_nothing,
             concurrent_submissions_to_one_group_are_each_counted_once,
             concurrent_creations_of_one_day_store_exactly_one,
             day_groups_and_raw_sum_of_unknown_day_are_empty,
@@ -112,6 +116,7 @@ macro_rules! conformance_tests {
             delete_orphan_sketches_removes_everything_of_missing_campaigns,
             // aggregations.rs
             aggregations_are_upserted_and_listed_newest_day_first,
+            aggregations_keep_rejected_count_and_withheld,
             // jobs.rs
             job_ledger_claims_completes_and_releases,
             job_claim_refuses_live_lease_of_another_owner_and_takes_expired_one,

@@ -177,6 +177,47 @@ pub async fn submit_twice_is_already_submitted_and_changes_nothing(s: Arc<dyn St
     assert_eq!(s.day_raw_sum("c", 0).await.unwrap(), Some(vec![3, 2, 1]));
 }
 
+pub async fn submit_refuses_a_raw_sum_beyond_64_bits_and_changes_nothing(s: Arc<dyn Storage>) {
+    add_clients(&s, &["a", "b", "d"]).await;
+    s.create_campaign(&campaign("c", t(0))).await.unwrap();
+    s.create_day_sketches(&day_sketches(
+        "c",
+        0,
+        &[&[("s1", "a"), ("s2", "b"), ("s3", "d")]],
+    ))
+    .await
+    .unwrap();
+    let first = submission(
+        "s1",
+        Some(vec![big(1), big(2)]),
+        Some(vec![i64::MAX - 1, 5]),
+    );
+    assert_eq!(s.submit(&first).await.unwrap(), SubmitOutcome::Accepted);
+    let before = s.day_groups("c", 0).await.unwrap();
+    // MAX − 1 + 2 does not fit: refused as a whole, the sketch stays open.
+    let over = submission("s2", Some(vec![big(4), big(4)]), Some(vec![2, 0]));
+    assert!(
+        matches!(s.submit(&over).await, Err(StorageError::Failure(_))),
+        "a raw sum beyond i64 is a failure"
+    );
+    assert_eq!(s.day_groups("c", 0).await.unwrap(), before);
+    assert_eq!(
+        s.day_raw_sum("c", 0).await.unwrap(),
+        Some(vec![i64::MAX - 1, 5])
+    );
+    assert!(!s.get_sketch("s2").await.unwrap().unwrap().submitted);
+    // Exactly i64::MAX fits; the open sketch then submits normally.
+    let exact = submission("s2", Some(vec![big(4), big(4)]), Some(vec![1, 0]));
+    assert_eq!(s.submit(&exact).await.unwrap(), SubmitOutcome::Accepted);
+    assert_eq!(
+        s.day_raw_sum("c", 0).await.unwrap(),
+        Some(vec![i64::MAX, 5])
+    );
+    let group = &s.day_groups("c", 0).await.unwrap()[0];
+    assert_eq!((group.submitted, group.encrypted), (2, 2));
+    assert_eq!(group.sum, vec![big(5), big(6)]);
+}
+
 pub async fn concurrent_submissions_to_one_group_are_each_counted_once(s: Arc<dyn Storage>) {
     const MEMBERS: usize = 32;
     let members: Vec<(String, String)> = (0..MEMBERS)

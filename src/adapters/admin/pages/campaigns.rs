@@ -1,5 +1,5 @@
 //! `/admin/campaigns` and `/admin/campaigns/{name}`: each campaign's state and its figures per
-//! day (clients active, sketches submitted, decrypted) as a chart and a table. Counts only: no
+//! day (clients active, sketches submitted, decrypted, rejected) as a chart and a table. Counts only: no
 //! decrypted value, nothing about any one person (the owner's e-mail and notes stay out too).
 
 use std::fmt::Write as _;
@@ -109,6 +109,8 @@ pub struct DayFigures {
     pub active: u64,
     pub submitted: u64,
     pub decrypted: u64,
+    /// Members of the groups rejected as implausible.
+    pub rejected: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -159,6 +161,8 @@ pub struct CampaignPage {
     pub sampling_rate: Option<f64>,
     pub collect_encrypted: bool,
     pub collect_raw: bool,
+    pub max_count: i32,
+    pub min_decrypted_count: i32,
     pub queries: usize,
     /// The first `VOCABULARY_SHOWN` queries' labels.
     pub vocabulary: Vec<String>,
@@ -183,6 +187,7 @@ fn days(figures: &CampaignFigures, calendar: &Calendar) -> Vec<DayFigures> {
             active: stats.active_count,
             submitted: stats.submitted_count,
             decrypted: stats.decrypted_count,
+            rejected: stats.rejected_count,
         })
         .collect();
     days.sort_by_key(|d| d.day);
@@ -239,6 +244,8 @@ pub fn campaign_page(
         sampling_rate: c.sampling_rate,
         collect_encrypted: c.collect_encrypted,
         collect_raw: c.collect_raw,
+        max_count: c.max_count,
+        min_decrypted_count: c.min_decrypted_count,
         queries: c.vocabulary.queries.len(),
         vocabulary: c
             .vocabulary
@@ -281,7 +288,7 @@ pub fn render_list(model: &CampaignsPage, pages: &[Nav]) -> String {
             "End",
             "Queries",
             "Days aggregated",
-            "Latest day: active / submitted / decrypted",
+            "Latest day: active / submitted / decrypted / rejected",
             "Submitted per day",
         ],
     );
@@ -291,11 +298,12 @@ pub fn render_list(model: &CampaignsPage, pages: &[Nav]) -> String {
             || "—".to_string(),
             |d| {
                 format!(
-                    "{}: {} / {} / {}",
+                    "{}: {} / {} / {} / {}",
                     d.date,
                     number(d.active as f64),
                     number(d.submitted as f64),
-                    number(d.decrypted as f64)
+                    number(d.decrypted as f64),
+                    number(d.rejected as f64)
                 )
             },
         );
@@ -333,7 +341,7 @@ pub fn render_one(model: &CampaignPage, pages: &[Nav]) -> String {
          <section><h2>{}</h2><table class=\"facts\"><tbody>",
         esc(&model.display_name)
     );
-    let facts: [(&str, String); 11] = [
+    let facts: [(&str, String); 13] = [
         ("Name", model.name.clone()),
         ("State", model.state.as_str().to_string()),
         ("Created", local_time(&model.create_time, zone)),
@@ -352,6 +360,15 @@ pub fn render_one(model: &CampaignPage, pages: &[Nav]) -> String {
         ),
         ("Collects encrypted", model.collect_encrypted.to_string()),
         ("Collects raw", model.collect_raw.to_string()),
+        ("Max count per member", number(f64::from(model.max_count))),
+        (
+            "Release threshold (decrypted members)",
+            if model.min_decrypted_count == 0 {
+                "off".to_string()
+            } else {
+                number(f64::from(model.min_decrypted_count))
+            },
+        ),
         ("Queries", number(model.queries as f64)),
     ];
     for (name, value) in &facts {
@@ -370,10 +387,11 @@ pub fn render_one(model: &CampaignPage, pages: &[Nav]) -> String {
         let series = |f: fn(&DayFigures) -> u64| -> Vec<f64> {
             model.days.iter().map(|d| f(d) as f64).collect()
         };
-        let (active, submitted, decrypted) = (
+        let (active, submitted, decrypted, rejected) = (
             series(|d| d.active),
             series(|d| d.submitted),
             series(|d| d.decrypted),
+            series(|d| d.rejected),
         );
         out.push_str(&line_chart(
             &format!("{}: clients per day", model.display_name),
@@ -391,24 +409,36 @@ pub fn render_one(model: &CampaignPage, pages: &[Nav]) -> String {
                     name: "decrypted",
                     values: &decrypted,
                 },
+                Line {
+                    name: "rejected",
+                    values: &rejected,
+                },
             ],
         ));
         out.push_str("<table class=\"list\">");
         thead(
             &mut out,
-            &["Day", "Date", "Active", "Submitted", "Decrypted"],
+            &[
+                "Day",
+                "Date",
+                "Active",
+                "Submitted",
+                "Decrypted",
+                "Rejected",
+            ],
         );
         out.push_str("<tbody>");
         for d in model.days.iter().rev() {
             let _ = write!(
                 out,
                 "<tr><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{}</td>\
-                 <td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+                 <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
                 d.day,
                 d.date,
                 number(d.active as f64),
                 number(d.submitted as f64),
-                number(d.decrypted as f64)
+                number(d.decrypted as f64),
+                number(d.rejected as f64)
             );
         }
         out.push_str("</tbody></table>");
@@ -465,6 +495,8 @@ mod tests {
                 sampling_rate: None,
                 collect_encrypted: true,
                 collect_raw: false,
+                max_count: 10_000,
+                min_decrypted_count: 0,
             },
             days: vec![
                 (
@@ -473,6 +505,7 @@ mod tests {
                         active_count: 10,
                         submitted_count: 9,
                         decrypted_count: 7,
+                        rejected_count: 2,
                     },
                 ),
                 (
@@ -481,6 +514,7 @@ mod tests {
                         active_count: 8,
                         submitted_count: 8,
                         decrypted_count: 8,
+                        rejected_count: 0,
                     },
                 ),
             ],
@@ -495,10 +529,14 @@ mod tests {
         assert_eq!(page.days[0].date.to_string(), "2018-05-09");
         assert_eq!(page.days[1].day, 1);
         assert_eq!(page.days[1].decrypted, 7);
+        assert_eq!(page.days[1].rejected, 2);
         assert_eq!(page.state, State::Active);
         let json = serde_json::to_value(&page).unwrap();
         assert_eq!(json["days"][1]["date"], "2018-05-10");
         assert_eq!(json["state"], "active");
+        assert_eq!(json["days"][1]["rejected"], 2);
+        assert_eq!(json["maxCount"], 10_000);
+        assert_eq!(json["minDecryptedCount"], 0);
         assert!(json.get("email").is_none() && json.get("notes").is_none());
     }
 
@@ -517,7 +555,11 @@ mod tests {
         assert!(one.contains("<li>&lt;img src=x onerror=alert(2)&gt;</li>"));
         assert!(one.contains("<li>a&amp;b, &#39;c&#39;</li>"));
         assert!(list.contains("href=\"/admin/campaigns/c-1%22%3E%3Cscript%3E\""));
-        assert_eq!(one.matches("<circle class=\"pt\"").count(), 6);
+        // Four series (active, submitted, decrypted, rejected) of two days.
+        assert_eq!(one.matches("<circle class=\"pt\"").count(), 8);
+        assert!(one.contains("<th>Rejected</th>"));
+        assert!(one.contains("<td class=\"num\">7</td><td class=\"num\">2</td></tr>"));
+        assert!(list.contains("2018-05-10: 10 / 9 / 7 / 2"));
     }
 
     #[test]

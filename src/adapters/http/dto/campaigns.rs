@@ -101,6 +101,8 @@ pub struct CampaignOut<'a> {
     pub sampling_rate: Option<f64>,
     pub collect_encrypted: bool,
     pub collect_raw: bool,
+    pub max_count: i32,
+    pub min_decrypted_count: i32,
     pub started: bool,
     pub completed: bool,
     pub active: bool,
@@ -130,6 +132,8 @@ impl<'a> CampaignOut<'a> {
             sampling_rate: c.sampling_rate,
             collect_encrypted: c.collect_encrypted,
             collect_raw: c.collect_raw,
+            max_count: c.max_count,
+            min_decrypted_count: c.min_decrypted_count,
             started: view.status.started,
             completed: view.status.completed,
             active: view.status.active,
@@ -153,8 +157,7 @@ pub struct CampaignIn {
     pub display_name: Option<String>,
     #[schema(schema_with = schema::optional_separated_text)]
     pub email: Option<String>,
-    /// At most 65,536 bytes of UTF-8.
-    #[schema(nullable)]
+    #[schema(schema_with = schema::optional_paragraphs)]
     pub notes: Option<String>,
     #[serde(deserialize_with = "objects_only")]
     #[schema(schema_with = schema::vocabulary_in)]
@@ -183,6 +186,16 @@ pub struct CampaignIn {
     pub collect_encrypted: Option<bool>,
     /// Default false.
     pub collect_raw: Option<bool>,
+    /// The most searches one member may count in a day (default 10,000): a group whose sum
+    /// decrypts outside [0, members × maxCount] is rejected. Kept by a PUT that leaves it out.
+    #[schema(minimum = 1, maximum = 2147483647)]
+    #[serde(deserialize_with = "de_opt_int")]
+    pub max_count: Option<i64>,
+    /// The release threshold (default 0, off): a day with fewer decrypted members has its values
+    /// withheld. Kept by a PUT that leaves it out.
+    #[schema(minimum = 0, maximum = 2147483647)]
+    #[serde(deserialize_with = "de_opt_int")]
+    pub min_decrypted_count: Option<i64>,
 }
 
 impl From<CampaignIn> for CampaignInput {
@@ -207,6 +220,8 @@ impl From<CampaignIn> for CampaignInput {
             sampling_rate: c.sampling_rate,
             collect_encrypted: c.collect_encrypted,
             collect_raw: c.collect_raw,
+            max_count: c.max_count,
+            min_decrypted_count: c.min_decrypted_count,
         }
     }
 }
@@ -237,6 +252,32 @@ mod tests {
             e.to_string(),
             "invalid value: string \"soon\", expected an RFC 3339 time or an integer of epoch \
              milliseconds at line 1 column 19"
+        );
+    }
+
+    #[test]
+    fn epoch_milliseconds_beyond_any_time_read_as_the_first_or_last_time_to_be_refused() {
+        let c: CampaignIn = serde_json::from_str(
+            r#"{"startTime": 9223372036854775807, "endTime": -9223372036854775808}"#,
+        )
+        .unwrap();
+        assert_eq!(c.start_time, Some(DateTime::<Utc>::MAX_UTC));
+        assert_eq!(c.end_time, Some(DateTime::<Utc>::MIN_UTC));
+        let c: CampaignIn = serde_json::from_str(
+            r#"{"startTime": 18446744073709551615, "endTime": 8000000000000000}"#,
+        )
+        .unwrap();
+        assert_eq!(c.start_time, Some(DateTime::<Utc>::MAX_UTC));
+        assert_eq!(
+            c.end_time.map(|t| t.timestamp_millis()),
+            Some(8_000_000_000_000_000)
+        );
+        let c: CampaignIn =
+            serde_json::from_str(r#"{"maxCount": 25, "minDecryptedCount": null}"#).unwrap();
+        let input = CampaignInput::from(c);
+        assert_eq!(
+            (input.max_count, input.min_decrypted_count),
+            (Some(25), None)
         );
     }
 

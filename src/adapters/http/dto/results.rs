@@ -15,6 +15,7 @@ pub struct StatsOut {
     pub active_count: u64,
     pub submitted_count: u64,
     pub decrypted_count: u64,
+    pub rejected_count: u64,
 }
 
 /// A campaign's result for one day.
@@ -29,6 +30,7 @@ pub struct AggregationOut<'a> {
     pub stats: StatsOut,
     pub decrypted_values: &'a [i64],
     pub raw_values: &'a [i64],
+    pub withheld: bool,
 }
 
 impl<'a> AggregationOut<'a> {
@@ -42,6 +44,7 @@ impl<'a> AggregationOut<'a> {
                 active_count: a.stats.active_count,
                 submitted_count: a.stats.submitted_count,
                 decrypted_count: a.stats.decrypted_count,
+                rejected_count: a.stats.rejected_count,
             },
             decrypted_values: if with_values {
                 &a.decrypted_values
@@ -49,6 +52,7 @@ impl<'a> AggregationOut<'a> {
                 &[]
             },
             raw_values: if with_values { &a.raw_values } else { &[] },
+            withheld: a.withheld,
         }
     }
 }
@@ -58,12 +62,16 @@ pub struct ResultList<'a> {
     pub results: Vec<AggregationOut<'a>>,
 }
 
+/// `{"date", "query", "count"}`; a withheld day's row has `"withheld": true` and no count.
 #[derive(Serialize, ToSchema)]
 #[schema(as = ExportRow)]
 pub struct ExportRowOut<'a> {
     pub date: NaiveDate,
     pub query: &'a str,
-    pub count: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<i64>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub withheld: bool,
 }
 
 impl<'a> From<&'a ExportRow> for ExportRowOut<'a> {
@@ -72,6 +80,7 @@ impl<'a> From<&'a ExportRow> for ExportRowOut<'a> {
             date: r.date,
             query: &r.query,
             count: r.count,
+            withheld: r.count.is_none(),
         }
     }
 }

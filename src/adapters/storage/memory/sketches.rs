@@ -70,18 +70,38 @@ impl SketchStore for MemoryStorage {
                 submission.sketch_name
             )));
         };
+        // Every sum is computed before anything changes, so that a refusal changes nothing.
+        let day_key = (group_key.0.clone(), group_key.1);
+        let raw_sum = match &submission.raw {
+            Some(raw) => {
+                let mut sum = inner.raw_sums.get(&day_key).cloned().unwrap_or_default();
+                add_counts(&mut sum, raw).map_err(|e| {
+                    StorageError::Failure(format!(
+                        "raw sum of {} day {}: {e}",
+                        day_key.0, day_key.1
+                    ))
+                })?;
+                Some(sum)
+            }
+            None => None,
+        };
+        let counted = (
+            group.submitted.checked_add(1),
+            group
+                .encrypted
+                .checked_add(u32::from(submission.encrypted.is_some())),
+        );
+        let (Some(submitted), Some(encrypted)) = counted else {
+            return Err(StorageError::Failure("group counts overflow".into()));
+        };
         sketch.submitted = true;
-        group.submitted += 1;
+        group.submitted = submitted;
+        group.encrypted = encrypted;
         if let Some(values) = &submission.encrypted {
-            group.encrypted += 1;
             crypto::fold(&mut group.sum, values);
         }
-        if let Some(raw) = &submission.raw {
-            let sum = inner
-                .raw_sums
-                .entry((group_key.0.clone(), group_key.1))
-                .or_default();
-            add_counts(sum, raw);
+        if let Some(sum) = raw_sum {
+            inner.raw_sums.insert(day_key, sum);
         }
         Ok(SubmitOutcome::Accepted)
     }

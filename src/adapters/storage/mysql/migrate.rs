@@ -46,6 +46,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "job_ledger",
         sql: include_str!("../../../../migrations/004_job_ledger.sql"),
     },
+    Migration {
+        version: 5,
+        name: "plausibility_and_release_threshold",
+        sql: include_str!("../../../../migrations/005_plausibility_and_release_threshold.sql"),
+    },
 ];
 
 /// The schema version a fresh start brings a database to.
@@ -250,11 +255,13 @@ struct LegacyGroup {
 /// Folds the old server's per-person sketch vectors into per-group running sums and per-day
 /// raw sums, exactly as submissions are folded now, so days not yet aggregated keep what was
 /// collected. A member whose encrypted values do not parse counts as submitted without them,
-/// which leaves its group undecryptable rather than wrong. Runs in the step's transaction.
+/// which leaves its group undecryptable rather than wrong. A day whose raw sum would not fit
+/// 64 bits keeps no raw sum (never a clipped one). Runs in the step's transaction.
 fn fold_legacy_sketches<Q: Queryable>(q: &mut Q) -> Result<(), MigrateError> {
     type Key = (String, i64, u32);
     let mut groups: BTreeMap<Key, LegacyGroup> = BTreeMap::new();
-    let mut raw: BTreeMap<(String, i64), Vec<i64>> = BTreeMap::new();
+    // `None`: the day's raw values overflowed and are dropped.
+    let mut raw: BTreeMap<(String, i64), Option<Vec<i64>>> = BTreeMap::new();
     // Skip when already folded (the per-person columns are gone).
     let has_vectors: Option<i64> = q.query_first(
         "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = DATABASE() \
@@ -305,7 +312,15 @@ fn fold_legacy_sketches<Q: Queryable>(q: &mut Q) -> Result<(), MigrateError> {
         }
         if let Ok(counts) = codec::decode_counts(raw_values.as_deref().unwrap_or("")) {
             if !counts.is_empty() {
-                add_counts(raw.entry((campaign, day)).or_default(), &counts);
+                let entry = raw
+                    .entry((campaign, day))
+                    .or_insert_with(|| Some(Vec::new()));
+                if entry
+                    .as_mut()
+                    .is_some_and(|sum| add_counts(sum, &counts).is_err())
+                {
+                    *entry = None;
+                }
             }
         }
     }
@@ -336,12 +351,17 @@ fn fold_legacy_sketches<Q: Queryable>(q: &mut Q) -> Result<(), MigrateError> {
     )?;
     let raw_rows: Vec<Vec<Value>> = raw
         .into_iter()
-        .map(|((campaign, day), sum)| {
-            vec![
+        .filter_map(|((campaign, day), sum)| match sum {
+            Some(sum) => Some(vec![
                 campaign.into(),
                 day.into(),
                 codec::encode_counts(&sum).into(),
-            ]
+            ]),
+            None => {
+                warn!(campaign = %campaign, day,
+                      "legacy raw values of this day exceed 64 bits when added: not kept");
+                None
+            }
         })
         .collect();
     super::queries::insert_rows(

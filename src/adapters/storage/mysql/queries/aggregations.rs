@@ -41,8 +41,8 @@ impl AggregationStore for MysqlStorage {
 
 // ---- rows
 
-const AGGREGATION_COLUMNS: &str =
-    "campaignName, day, activeCount, submittedCount, decryptedCount, decryptedValues, rawValues";
+const AGGREGATION_COLUMNS: &str = "campaignName, day, activeCount, submittedCount, \
+     decryptedCount, decryptedValues, rawValues, rejectedCount, withheld";
 
 fn aggregation_of(mut r: Row) -> StorageResult<Aggregation> {
     Ok(Aggregation {
@@ -52,9 +52,11 @@ fn aggregation_of(mut r: Row) -> StorageResult<Aggregation> {
             active_count: col(&mut r, 2)?,
             submitted_count: col(&mut r, 3)?,
             decrypted_count: col(&mut r, 4)?,
+            rejected_count: col(&mut r, 7)?,
         },
         decrypted_values: codec::decode_counts(&col::<String>(&mut r, 5)?)?,
         raw_values: codec::decode_counts(&col::<String>(&mut r, 6)?)?,
+        withheld: col(&mut r, 8)?,
     })
 }
 
@@ -63,10 +65,12 @@ fn aggregation_of(mut r: Row) -> StorageResult<Aggregation> {
 fn put_aggregation(db: &mut Db<Conn>, a: &Aggregation) -> StorageResult<()> {
     db.run(
         "INSERT INTO aggregations (name, campaignName, day, decryptedValues, rawValues, \
-         activeCount, submittedCount, decryptedCount) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+         activeCount, submittedCount, decryptedCount, rejectedCount, withheld) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
          ON DUPLICATE KEY UPDATE decryptedValues = VALUES(decryptedValues), \
          rawValues = VALUES(rawValues), activeCount = VALUES(activeCount), \
-         submittedCount = VALUES(submittedCount), decryptedCount = VALUES(decryptedCount)",
+         submittedCount = VALUES(submittedCount), decryptedCount = VALUES(decryptedCount), \
+         rejectedCount = VALUES(rejectedCount), withheld = VALUES(withheld)",
         vec![
             s(&a.name()),
             s(&a.campaign_name),
@@ -76,6 +80,8 @@ fn put_aggregation(db: &mut Db<Conn>, a: &Aggregation) -> StorageResult<()> {
             a.stats.active_count.into(),
             a.stats.submitted_count.into(),
             a.stats.decrypted_count.into(),
+            a.stats.rejected_count.into(),
+            a.withheld.into(),
         ],
     )?;
     Ok(())

@@ -43,7 +43,8 @@ impl CampaignStore for MysqlStorage {
 // ---- rows
 
 const CAMPAIGN_COLUMNS: &str = "name, createTime, displayName, email, notes, vocabulary, \
-     startTime, endTime, delay, graceDelay, groupSize, samplingRate, collectEncrypted, collectRaw";
+     startTime, endTime, delay, graceDelay, groupSize, samplingRate, collectEncrypted, collectRaw, \
+     maxCount, minDecryptedCount";
 
 fn campaign_of(mut r: Row) -> StorageResult<Campaign> {
     Ok(Campaign {
@@ -61,6 +62,8 @@ fn campaign_of(mut r: Row) -> StorageResult<Campaign> {
         sampling_rate: col(&mut r, 11)?,
         collect_encrypted: col(&mut r, 12)?,
         collect_raw: col(&mut r, 13)?,
+        max_count: col(&mut r, 14)?,
+        min_decrypted_count: col(&mut r, 15)?,
     })
 }
 
@@ -79,6 +82,8 @@ fn campaign_params(c: &Campaign) -> Vec<Value> {
         c.sampling_rate.map_or(Value::NULL, Value::from),
         c.collect_encrypted.into(),
         c.collect_raw.into(),
+        c.max_count.into(),
+        c.min_decrypted_count.into(),
         s(&c.name),
     ]
 }
@@ -90,8 +95,8 @@ fn create_campaign(db: &mut Db<Conn>, c: &Campaign) -> StorageResult<()> {
         &format!(
             "INSERT INTO campaigns (createTime, displayName, email, notes, vocabulary, startTime, \
              endTime, delay, graceDelay, groupSize, samplingRate, collectEncrypted, collectRaw, \
-             name) VALUES ({})",
-            in_list(14)
+             maxCount, minDecryptedCount, name) VALUES ({})",
+            in_list(16)
         ),
         campaign_params(c),
     )?;
@@ -119,7 +124,8 @@ fn replace_campaign(db: &mut Db<Conn>, c: &Campaign) -> StorageResult<()> {
     let n = db.run(
         "UPDATE campaigns SET createTime = ?, displayName = ?, email = ?, notes = ?, \
          vocabulary = ?, startTime = ?, endTime = ?, delay = ?, graceDelay = ?, groupSize = ?, \
-         samplingRate = ?, collectEncrypted = ?, collectRaw = ? WHERE name = ?",
+         samplingRate = ?, collectEncrypted = ?, collectRaw = ?, maxCount = ?, \
+         minDecryptedCount = ? WHERE name = ?",
         campaign_params(c),
     )?;
     if n == 0 {

@@ -190,10 +190,11 @@ fn submit(db: &mut Db<Conn>, sub: &Submission) -> StorageResult<SubmitOutcome> {
                 sub.sketch_name
             )));
         };
-        submitted_count += 1;
+        let overflow = || StorageError::Failure("group counts overflow".into());
+        submitted_count = submitted_count.checked_add(1).ok_or_else(overflow)?;
         let mut sum = codec::decode_sum(&sum)?;
         if let Some(values) = &sub.encrypted {
-            encrypted_count += 1;
+            encrypted_count = encrypted_count.checked_add(1).ok_or_else(overflow)?;
             crypto::fold(&mut sum, values);
         }
         let mut params = vec![
@@ -218,7 +219,10 @@ fn submit(db: &mut Db<Conn>, sub: &Submission) -> StorageResult<SubmitOutcome> {
                 vec![s(&campaign), day.into()],
             )?;
             let mut total = codec::decode_counts(current.as_deref().unwrap_or(""))?;
-            add_counts(&mut total, raw);
+            // The transaction rolls back: the sketch stays open and nothing is folded.
+            add_counts(&mut total, raw).map_err(|e| {
+                StorageError::Failure(format!("raw sum of {campaign} day {day}: {e}"))
+            })?;
             tx.run(
                 "UPDATE day_raw_sums SET rawValues = ? WHERE campaignName = ? AND day = ?",
                 vec![s(&codec::encode_counts(&total)), s(&campaign), day.into()],
