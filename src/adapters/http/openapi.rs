@@ -181,12 +181,14 @@ fn build() -> Value {
     doc
 }
 
-/// Turns each `x-refuse` extension of the hand-written schemas into `"not": {"pattern": ...}`.
+/// Turns each `x-refuse` extension of the hand-written schemas into a `not` of its pattern.
 fn refusals_to_not(value: &mut Value) {
     match value {
         Value::Object(map) => {
             if let Some(class) = map.remove(super::dto::schema::REFUSE) {
-                map.insert("not".into(), serde_json::json!({ "pattern": class }));
+                // Typed, so that `null` (where allowed) does not match the refused pattern.
+                let refused = serde_json::json!({ "type": "string", "pattern": class });
+                map.insert("not".into(), refused);
             }
             map.values_mut().for_each(refusals_to_not);
         }

@@ -150,9 +150,8 @@ impl PartialSchema for TimeIn {
             .item(
                 string()
                     .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
-                    .description(Some(
-                        "RFC 3339, any offset; in UTC a year from 0000 to 9999",
-                    )),
+                    .pattern(Some("^(?:19[7-9][0-9]|[2-9][0-9]{3})-"))
+                    .description(Some("RFC 3339, any offset")),
             )
             .item(
                 ObjectBuilder::new()
