@@ -17,7 +17,7 @@ pub const DAYS: u32 = 90;
 pub const TOP: usize = 20;
 
 /// One local day of the reference zone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ClientDay {
     pub date: NaiveDate,
     /// Clients created that day (still registered).
@@ -49,13 +49,14 @@ pub trait ClientSource: Send + Sync + 'static {
     ) -> Result<ClientFigures, ServiceError>;
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = ClientCount)]
 pub struct Count {
     pub name: String,
     pub clients: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ClientsPage {
     #[serde(serialize_with = "ser_time")]

@@ -20,8 +20,9 @@ use crate::domain::time::Calendar;
 /// Runs listed per job.
 pub const RUNS: usize = 100;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(as = JobOutcome)]
 pub enum Outcome {
     /// Done for every campaign.
     Ok,
@@ -70,8 +71,9 @@ pub trait JobHistory: Send + Sync + 'static {
     async fn job_runs(&self, job: JobKind, limit: usize) -> Result<Vec<JobRun>, ServiceError>;
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = JobRun)]
 pub struct RunView {
     #[serde(serialize_with = "ser_time")]
     pub firing: DateTime<Utc>,
@@ -87,7 +89,7 @@ pub struct RunView {
     pub error: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JobView {
     pub job: &'static str,
@@ -98,7 +100,7 @@ pub struct JobView {
     pub runs: Vec<RunView>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JobsPage {
     #[serde(serialize_with = "ser_time")]

@@ -19,14 +19,16 @@ use crate::domain::service::jobs::JobKind;
 use crate::domain::time::Calendar;
 
 /// Connections open now on each listener.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = OpenConnections)]
 pub struct Connections {
     pub api: usize,
     pub admin: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = OverviewPage)]
 pub struct Overview {
     pub version: String,
     pub build: String,
@@ -45,13 +47,13 @@ pub struct Overview {
     pub traffic: Traffic,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct StorageStatus {
     pub kind: String,
     pub reachable: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SchedulerView {
     /// Clock seconds per real second (288 in testing mode).
@@ -60,7 +62,7 @@ pub struct SchedulerView {
     pub jobs: Vec<JobSchedule>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JobSchedule {
     pub job: &'static str,
@@ -73,7 +75,7 @@ pub struct JobSchedule {
 }
 
 /// API requests per clock minute over the last hour: all routes, then each route.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Traffic {
     /// End of each minute, UTC.
@@ -88,7 +90,7 @@ pub struct Traffic {
     pub routes: Vec<RouteTraffic>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RouteTraffic {
     pub route: String,
