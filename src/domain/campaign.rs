@@ -350,6 +350,21 @@ pub fn validate(input: &CampaignInput) -> Result<CampaignFields, Invalid> {
     })
 }
 
+/// How far in the past a new endTime may be and still be taken as now.
+pub const LATE_END_MINUTES: i64 = 10;
+
+/// On a running campaign, an endTime changed to at most `LATE_END_MINUTES` before `now` is
+/// taken as `now`: the dashboard's Stop button sends the browser's clock cut to the second,
+/// which always arrives a little in the past. Apply before `validate_update`.
+pub fn take_late_end_as_now(current: &Campaign, new: &mut CampaignFields, now: DateTime<Utc>) {
+    let running = current.started(now) && !current.completed(now);
+    let late =
+        |end: DateTime<Utc>| end < now && now - end <= chrono::Duration::minutes(LATE_END_MINUTES);
+    if running && new.end_time != current.end_time && new.end_time.is_some_and(late) {
+        new.end_time = Some(now);
+    }
+}
+
 /// Checks a full replacement of `current` against the update rules (on top of `validate`).
 pub fn validate_update(
     current: &Campaign,
@@ -801,6 +816,45 @@ mod tests {
         );
         new.end_time = Some(t("2018-05-11T00:00:00Z"));
         assert!(update_messages(&c, &new, "2018-05-10T00:00:00Z").is_empty());
+    }
+
+    #[test]
+    fn an_end_at_most_ten_minutes_late_on_a_running_campaign_is_taken_as_now() {
+        let now = t("2018-05-10T00:00:00.734Z");
+        let running = campaign("2018-05-01T00:00:00Z", None);
+        let late = |end: &str, c: &Campaign| {
+            let mut new = fields_of(c);
+            new.end_time = Some(t(end));
+            take_late_end_as_now(c, &mut new, now);
+            new.end_time
+        };
+        assert_eq!(late("2018-05-10T00:00:00Z", &running), Some(now));
+        assert_eq!(late("2018-05-09T23:50:00.734Z", &running), Some(now));
+        // Beyond ten minutes, or in the future, it stays as sent (and the first is refused).
+        assert_eq!(
+            late("2018-05-09T23:50:00.733Z", &running),
+            Some(t("2018-05-09T23:50:00.733Z"))
+        );
+        assert_eq!(
+            late("2018-05-10T00:05:00Z", &running),
+            Some(t("2018-05-10T00:05:00Z"))
+        );
+        // Not running: not started, or completed (whose endTime cannot change at all).
+        let future = campaign("2018-05-11T00:00:00Z", None);
+        assert_eq!(
+            late("2018-05-10T00:00:00Z", &future),
+            Some(t("2018-05-10T00:00:00Z"))
+        );
+        let completed = campaign("2018-05-01T00:00:00Z", Some("2018-05-09T23:59:00Z"));
+        assert_eq!(
+            late("2018-05-09T23:59:30Z", &completed),
+            Some(t("2018-05-09T23:59:30Z"))
+        );
+        // An unchanged endTime is left alone.
+        let stopping = campaign("2018-05-01T00:00:00Z", Some("2018-05-10T00:01:00Z"));
+        let mut same = fields_of(&stopping);
+        take_late_end_as_now(&stopping, &mut same, now);
+        assert_eq!(same.end_time, stopping.end_time);
     }
 
     #[test]

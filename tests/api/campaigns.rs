@@ -223,3 +223,66 @@ async fn deleting_an_active_campaign_needs_force_else_409() {
     let r = app.call(private("DELETE", &path)).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn the_dashboards_stop_sends_the_whole_campaign_with_a_late_end_and_stops_it_now() {
+    // "Stop campaign" PUTs the campaign as the dashboard holds it, with "endTime" set to the
+    // browser's clock cut to the second: it always arrives a little in the past.
+    let app = app();
+    let created = app
+        .create_campaign(json!({
+            "displayName": "Flu 2018", "email": "a@b.org", "startTime": "2018-05-01T00:00:00Z",
+            "groupSize": 2, "vocabulary": {"queries": [{"exact": "flu"}, {"terms": ["flu", "fever"]}]}
+        }))
+        .await;
+    let name = created["name"].as_str().unwrap().to_string();
+    app.clock.set(utc("2018-05-10T22:09:10.734Z"));
+    let r = app
+        .call(private("GET", &format!("/api/campaigns/{name}")))
+        .await;
+    let mut whole = r.json();
+    assert_eq!(whole["active"], true);
+    whole["endTime"] = json!("2018-05-10T22:09:10+00:00");
+    let r = app
+        .call(private("PUT", &format!("/api/campaigns/{name}")).json(&whole))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let stopped = r.json();
+    assert_eq!(stopped["endTime"], "2018-05-10T22:09:10.734Z");
+    assert_eq!(
+        (
+            &stopped["started"],
+            &stopped["completed"],
+            &stopped["active"]
+        ),
+        (&json!(true), &json!(true), &json!(false))
+    );
+    let stored = app.services.campaigns.get(&name).await.unwrap();
+    assert_eq!(
+        stored.campaign.end_time,
+        Some(utc("2018-05-10T22:09:10.734Z"))
+    );
+}
+
+#[tokio::test]
+async fn an_end_more_than_ten_minutes_in_the_past_is_still_refused() {
+    let app = app();
+    let created = app
+        .create_campaign(json!({"displayName": "Flu", "startTime": "2018-05-01T00:00:00Z"}))
+        .await;
+    let name = created["name"].as_str().unwrap().to_string();
+    let mut whole = created.clone();
+    // Now is 12:00:00.000: ten minutes exactly is taken as now, a millisecond more is not.
+    whole["endTime"] = json!("2018-05-10T11:49:59.999Z");
+    let r = app
+        .call(private("PUT", &format!("/api/campaigns/{name}")).json(&whole))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.errors(), vec!["endTime: cannot be set in the past"]);
+    whole["endTime"] = json!("2018-05-10T11:50:00Z");
+    let r = app
+        .call(private("PUT", &format!("/api/campaigns/{name}")).json(&whole))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["endTime"], "2018-05-10T12:00:00.000Z");
+}

@@ -140,3 +140,44 @@ async fn deleting_a_client_answers_204_and_its_ping_then_404() {
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn the_extensions_null_external_name_clears_it_as_does_an_empty_one() {
+    // The options page sends {"externalName": null} when the volunteer empties the field.
+    let app = app();
+    let name = app.register("04ab").await;
+    let path = format!("/api/clients/{name}");
+    let set = |value: serde_json::Value| request("PATCH", &path).json(&value);
+    let r = app.call(set(json!({"externalName": "panel-17"}))).await;
+    assert_eq!(r.json()["externalName"], "panel-17");
+    let r = app.call(set(json!({"externalName": null}))).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        r.json(),
+        json!({"name": name, "createTime": "2018-05-10T12:00:00.000Z", "publicKey": "04ab",
+               "browser": "firefox"})
+    );
+    let stored = app.services.clients.get(&name).await.unwrap().client;
+    assert_eq!(stored.external_name, None);
+    // Absent leaves it; "" clears it too.
+    app.call(set(json!({"externalName": "panel-18"}))).await;
+    let r = app.call(set(json!({"browser": "ignored"}))).await;
+    assert_eq!(r.json()["externalName"], "panel-18");
+    let r = app.call(set(json!({"externalName": ""}))).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json().get("externalName"), None);
+    let stored = app.services.clients.get(&name).await.unwrap().client;
+    assert_eq!(stored.external_name, None);
+    // Too long is still refused, and nothing changes.
+    app.call(set(json!({"externalName": "panel-19"}))).await;
+    let r = app
+        .call(set(json!({"externalName": "x".repeat(256)})))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        r.errors(),
+        vec!["externalName: should be at most 255 characters"]
+    );
+    let stored = app.services.clients.get(&name).await.unwrap().client;
+    assert_eq!(stored.external_name.as_deref(), Some("panel-19"));
+}

@@ -162,3 +162,101 @@ async fn stats_count_active_campaigns_and_registered_clients() {
     assert_eq!(s.get("pdd_clients"), Some(&2.0));
     assert_eq!(s.get("pdd_active_campaigns"), Some(&1.0));
 }
+
+/// Registers `n` clients through the service, one millisecond apart; their names newest first.
+async fn many_clients(app: &App, n: usize) -> Vec<String> {
+    let mut names = Vec::new();
+    for i in 0..n {
+        let input = pdd_server::domain::client::ClientInput {
+            public_key: Some(format!("{i:04x}")),
+            browser: Some("chrome".into()),
+            external_name: None,
+        };
+        names.push(app.services.clients.register(input).await.unwrap().name);
+        app.clock.advance(chrono::Duration::milliseconds(1));
+    }
+    names.reverse();
+    names
+}
+
+#[tokio::test]
+async fn the_dashboards_client_list_without_limit_is_every_client_newest_first() {
+    // The dashboard calls GET /api/clients without `limit` and reads only `clients`: with 1,004
+    // clients it showed 1,000.
+    let app = app();
+    let names = many_clients(&app, 1004).await;
+    let r = app.call(private("GET", "/api/clients")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    let body = r.json();
+    assert_eq!(body.as_object().unwrap().len(), 1, "only `clients`");
+    let listed: Vec<&str> = body["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, names);
+    assert_eq!(
+        body["clients"][1003],
+        json!({"name": names[1003], "createTime": "2018-05-10T12:00:00.000Z",
+               "publicKey": "0000", "browser": "chrome"})
+    );
+    // With `limit`, one page as before.
+    let r = app.call(private("GET", "/api/clients?limit=1000")).await;
+    let page = r.json();
+    assert_eq!(page["clients"].as_array().unwrap().len(), 1000);
+    let token = page["nextPageToken"].as_str().unwrap().to_string();
+    // Without `limit` but with a token: every client after it.
+    let r = app
+        .call(private(
+            "GET",
+            &format!("/api/clients?pageToken={}", urlencode(&token)),
+        ))
+        .await;
+    let rest = r.json();
+    assert_eq!(rest["clients"].as_array().unwrap().len(), 4);
+    assert_eq!(rest["clients"][0]["name"], names[1000]);
+    assert_eq!(rest.get("nextPageToken"), None);
+}
+
+#[tokio::test]
+async fn an_empty_client_list_is_an_empty_array() {
+    let app = app();
+    let r = app.call(private("GET", "/api/clients")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.text(), r#"{"clients":[]}"#);
+}
+
+#[tokio::test]
+async fn a_storage_failure_in_the_middle_of_the_client_list_aborts_the_answer() {
+    use hyper::body::Body as _;
+    let app = app();
+    many_clients(&app, 2500).await;
+    // The first page fails: an ordinary error answer.
+    app.storage.fail_client_lists_after(0);
+    let r = app.call(private("GET", "/api/clients")).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.errors(), vec!["service unavailable, try again later"]);
+    // The second page fails: the answer has begun, so its body ends in an error, never in a
+    // valid-looking document.
+    app.storage.fail_client_lists_after(1);
+    let res = private("GET", "/api/clients")
+        .filter(&app.api)
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let mut body = res.into_body();
+    let mut received = Vec::new();
+    let error = loop {
+        let frame = std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await;
+        match frame {
+            Some(Ok(frame)) => received.extend_from_slice(frame.data_ref().unwrap()),
+            Some(Err(e)) => break e,
+            None => panic!("the body ended normally after a failure"),
+        }
+    };
+    assert!(received.starts_with(br#"{"clients":[{"name":""#));
+    assert!(serde_json::from_slice::<serde_json::Value>(&received).is_err());
+    assert!(!error.to_string().is_empty());
+}

@@ -13,6 +13,7 @@ mod helpers;
 mod http;
 mod listing;
 mod observability;
+mod openapi;
 mod ping;
 mod protocol;
 mod results;

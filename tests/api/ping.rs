@@ -124,3 +124,17 @@ async fn ping_country_comes_from_forwarded_address_only_behind_a_trusted_proxy()
         .collect();
     assert_eq!(countries, vec![Some("FR".into()), Some("GB".into())]);
 }
+
+#[tokio::test]
+async fn a_ping_whose_body_is_null_is_a_ping_without_fields() {
+    // Found by Schemathesis: `null` means absent, also for a whole optional body.
+    let app = app();
+    let name = app.register("04ab").await;
+    let r = app
+        .call(request("POST", &format!("/api/clients/{name}/ping")).body("null"))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let details = app.services.clients.get(&name).await.unwrap();
+    let latest = details.latest_activity.unwrap();
+    assert_eq!((latest.extension_version, latest.timezone), (None, None));
+}

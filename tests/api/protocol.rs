@@ -274,3 +274,83 @@ async fn a_rejected_group_is_logged_with_campaign_day_and_group_and_never_a_valu
         "{day}"
     );
 }
+
+#[tokio::test]
+async fn values_of_63_to_65_digits_half_of_them_negative_are_accepted_and_decrypt() {
+    // What the real extension sends: 63 to 65 digits, about half of them negative.
+    let app = app();
+    let campaign = app
+        .create_campaign(json!({
+            "displayName": "Flu", "startTime": "2018-05-09T00:00:00+01:00", "groupSize": 4,
+            "vocabulary": {"queries": [{"exact": "flu"}, {"exact": "cough"}]}
+        }))
+        .await;
+    let cname = campaign["name"].as_str().unwrap().to_string();
+    let mut clients = Vec::new();
+    for key in ["04a1", "04a2", "04a3", "04a4"] {
+        let c = app.register(key).await;
+        app.call(request("GET", &format!("/api/clients/{c}/ping")))
+            .await;
+        clients.push(c);
+    }
+    let r = app
+        .admin(request(
+            "POST",
+            "/admin/jobs/create-sketches?at=2018-05-11T01:00:00%2B01:00",
+        ))
+        .await;
+    assert_eq!(r.json(), json!({"created": 4, "groups": 1}));
+    app.clock.set(utc("2018-05-11T08:00:00Z"));
+
+    // Per position, four blinds that sum to zero: +63, −64, +65 digits and the rest (−65).
+    let blinds: Vec<[num_bigint::BigInt; 4]> = (0..3u32)
+        .map(|j| {
+            let b1 = big(&format!("3{}", "1".repeat(62))) + j;
+            let b2 = -big(&format!("7{}", "3".repeat(63))) - j * 7;
+            let b3 = big(&format!("2{}", "9".repeat(64))) + j * 11;
+            let b4 = -(&b1 + &b2 + &b3);
+            [b1, b2, b3, b4]
+        })
+        .collect();
+    let counts = [[5i64, 2, 0], [3, 0, 1], [0, 0, 0], [7, 4, 2]];
+    let mut lengths = std::collections::BTreeSet::new();
+    let mut negative = 0;
+    for (member, client) in clients.iter().enumerate() {
+        let r = app
+            .call(request("GET", &format!("/api/clients/{client}/ping")))
+            .await;
+        let sketch = r.json()["submit"][0]["sketchName"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let values: Vec<String> = (0..3)
+            .map(|j| (num_bigint::BigInt::from(counts[member][j]) + &blinds[j][member]).to_string())
+            .collect();
+        for v in &values {
+            lengths.insert(v.trim_start_matches('-').len());
+            negative += usize::from(v.starts_with('-'));
+        }
+        let r = app
+            .call(
+                request("PATCH", &format!("/api/sketches/{sketch}"))
+                    .json(&json!({"encryptedValues": values, "rawValues": counts[member]})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text());
+    }
+    assert_eq!(lengths, [63, 64, 65].into());
+    assert_eq!(negative, 6, "half of the 12 values");
+    let r = app
+        .admin(request(
+            "POST",
+            "/admin/jobs/aggregate-sketches?at=2018-05-11T23:30:00Z",
+        ))
+        .await;
+    assert_eq!(r.json(), json!({"aggregated": 1}));
+    let r = app
+        .call(private("GET", &format!("/api/campaigns/{cname}/results/1")))
+        .await;
+    let result = r.json();
+    assert_eq!(result["stats"]["decryptedCount"], 4);
+    assert_eq!(result["decryptedValues"], json!([15, 6, 3]));
+}

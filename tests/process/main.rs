@@ -14,4 +14,5 @@ mod shutdown;
 
 // Adapters and deployment (Docker, docs/deploying.md).
 mod adapters;
+mod api_examples;
 mod docs;

@@ -56,7 +56,8 @@ async fn campaign_update_rules_before_start_after_start_and_after_completion() {
         sampling_rate: Some(0.5),
         collect_encrypted: Some(false),
         collect_raw: Some(true),
-        end_time: Some(london("2018-05-12 11:59")),
+        // More than 10 minutes in the past (10 or fewer would be taken as now).
+        end_time: Some(london("2018-05-12 11:49")),
         vocabulary: Some(vec![exact("flu"), exact("fever")]),
         ..moved.clone()
     };

@@ -175,3 +175,58 @@ async fn legacy_database_adopted_in_place_is_served_by_the_api() {
     assert_eq!(day0["decryptedValues"], json!([3, 1, 0]));
     assert_eq!(day0["stats"]["activeCount"], 4);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_unlimited_client_list_reads_every_client_from_mysql_in_order() {
+    if !mysql_support::available() {
+        return;
+    }
+    let db = TestDb::new();
+    let storage = db.storage(4).await;
+    let clock = Arc::new(ManualClock::new(t("2018-05-05T08:00:00Z")));
+    let services = Services::new(Context {
+        storage,
+        geocoder: Arc::new(NoGeocoder),
+        metrics: Arc::new(NoopMetrics),
+        clock: clock.clone(),
+        random: Arc::new(SeededRandom::new(7)),
+        calendar: Calendar::new(chrono_tz::UTC),
+        strategy: GroupStrategy::Naive,
+        prune_threshold: chrono::Duration::days(15),
+    });
+    let api = api_routes(ApiState {
+        services: services.clone(),
+        access_token: SecretString::from(TOKEN),
+        metrics: Arc::new(NoopMetrics),
+        trusted_proxies: vec![],
+        limits: Limits::default(),
+    });
+    // 2,345 clients over three pages of the stream, several of them created in the same
+    // millisecond (the keyset then orders by name).
+    let mut expected = Vec::new();
+    for i in 0..2345u32 {
+        let input = pdd_server::domain::client::ClientInput {
+            public_key: Some(format!("{i:04x}")),
+            browser: Some("firefox".into()),
+            external_name: None,
+        };
+        let client = services.clients.register(input).await.unwrap();
+        expected.push((client.create_time, client.name));
+        if i % 3 == 0 {
+            clock.advance(chrono::Duration::milliseconds(1));
+        }
+    }
+    expected.sort();
+    expected.reverse();
+    let (status, body) = call(&api, "GET", "/api/clients", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(body.as_object().unwrap().len(), 1, "only `clients`");
+    let listed: Vec<&str> = body["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    let names: Vec<&str> = expected.iter().map(|(_, n)| n.as_str()).collect();
+    assert_eq!(listed, names);
+}

@@ -24,6 +24,10 @@ use super::pages::metrics;
 use super::pages::overview::{self, Connections, OverviewInputs};
 use super::{calendar, now, storage_answers, AdminState};
 use crate::adapters::http::filters::{limited_body, params, with_state, BodyLimit, Params};
+#[allow(unused_imports)] // named by the #[utoipa::path] attributes only
+use crate::adapters::http::openapi::{
+    BadRequest, Forbidden, NotFound, PayloadTooLarge, RequestTimeout, Unavailable,
+};
 use crate::adapters::http::rejection::{errors_response, invalid, reject, ApiError};
 use crate::config::LogLevel;
 use crate::domain::service::jobs::JobKind;
@@ -203,6 +207,11 @@ pub fn routes(state: &Arc<ConsoleState>) -> BoxedFilter<(Response,)> {
         .boxed()
 }
 
+#[utoipa::path(
+    get, path = "/admin/static/admin.css", tag = "admin",
+    summary = "The console's stylesheet",
+    responses((status = 200, description = "The stylesheet", body = String, content_type = "text/css")),
+)]
 fn stylesheet() -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     warp::path!("admin" / "static" / "admin.css")
         .and(warp::get())
@@ -210,6 +219,17 @@ fn stylesheet() -> impl Filter<Extract = (Response,), Error = Rejection> + Clone
 }
 
 /// GET /admin
+#[utoipa::path(
+    get, path = "/admin", tag = "admin",
+    summary = "The console's overview",
+    description = "An HTML page, or its model as JSON when `Accept` prefers `application/json`.",
+    responses(
+        (status = 200, description = "The page", content(
+            (overview::Overview = "application/json"),
+            (String = "text/html"),
+        )),
+    ),
+)]
 fn overview_page(
     state: &Arc<ConsoleState>,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
@@ -253,6 +273,17 @@ fn overview_page(
 }
 
 /// GET /admin/logging
+#[utoipa::path(
+    get, path = "/admin/logging", tag = "admin",
+    summary = "The log level",
+    description = "An HTML page, or its model as JSON when `Accept` prefers `application/json`.",
+    responses(
+        (status = 200, description = "The page", content(
+            (logging::Logging = "application/json"),
+            (String = "text/html"),
+        )),
+    ),
+)]
 fn logging_page(
     state: &Arc<ConsoleState>,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
@@ -270,6 +301,26 @@ fn logging_page(
 
 /// POST /admin/logging?level=L (or a form's `level`): applies it at once; a browser is sent
 /// back to the page, a script gets `{"level", "previous"}`.
+#[utoipa::path(
+    post, path = "/admin/logging", tag = "admin",
+    summary = "Change the log level at once",
+    description = "`level` in the query or in a form body. A browser (preferring HTML) is sent \
+        back to the page; a script gets the new and the previous level.",
+    params(("level" = Option<String>, Query,
+        pattern = "^(ALL|TRACE|DEBUG|INFO|WARN|ERROR|OFF)$", description = "The new level")),
+    request_body(content = Option<String>, content_type = "application/x-www-form-urlencoded",
+        description = "`level=INFO`, when not in the query"),
+    responses(
+        (status = 200, description = "Changed", body = logging::LevelChange),
+        (status = 303, description = "Changed; back to the page (a browser)",
+            headers(("Location" = String, description = "`/admin/logging`"))),
+        (status = 400, response = BadRequest),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 408, response = RequestTimeout),
+        (status = 413, response = PayloadTooLarge),
+    ),
+)]
 fn set_level(
     state: &Arc<ConsoleState>,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
@@ -321,6 +372,17 @@ fn set_level(
 }
 
 /// GET /admin/metrics
+#[utoipa::path(
+    get, path = "/admin/metrics", tag = "admin",
+    summary = "The metrics of the last day, charted",
+    description = "An HTML page, or its model as JSON when `Accept` prefers `application/json`.",
+    responses(
+        (status = 200, description = "The page", content(
+            (metrics::MetricsPage = "application/json"),
+            (String = "text/html"),
+        )),
+    ),
+)]
 fn metrics_page(
     state: &Arc<ConsoleState>,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
@@ -342,6 +404,18 @@ fn metrics_page(
 }
 
 /// GET /admin/campaigns
+#[utoipa::path(
+    get, path = "/admin/campaigns", tag = "admin",
+    summary = "The campaigns and their latest figures",
+    description = "An HTML page, or its model as JSON when `Accept` prefers `application/json`.",
+    responses(
+        (status = 200, description = "The page", content(
+            (campaigns::CampaignsPage = "application/json"),
+            (String = "text/html"),
+        )),
+        (status = 503, response = Unavailable),
+    ),
+)]
 fn campaigns_page(
     state: &Arc<ConsoleState>,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
@@ -362,6 +436,20 @@ fn campaigns_page(
 }
 
 /// GET /admin/campaigns/{name}
+#[utoipa::path(
+    get, path = "/admin/campaigns/{name}", tag = "admin",
+    summary = "One campaign's settings and daily figures",
+    description = "An HTML page, or its model as JSON when `Accept` prefers `application/json`.",
+    params(("name" = String, Path, description = "The campaign's name")),
+    responses(
+        (status = 200, description = "The page", content(
+            (campaigns::CampaignPage = "application/json"),
+            (String = "text/html"),
+        )),
+        (status = 404, response = NotFound),
+        (status = 503, response = Unavailable),
+    ),
+)]
 fn campaign_page(
     state: &Arc<ConsoleState>,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
@@ -386,6 +474,20 @@ fn campaign_page(
 }
 
 /// GET /admin/clients
+#[utoipa::path(
+    get, path = "/admin/clients", tag = "admin",
+    summary = "Registrations and activity by day, countries, extension versions",
+    description = "An HTML page, or its model as JSON when `Accept` prefers `application/json`. \
+        404 when this server's console has no source for the page (an application built in code without one).",
+    responses(
+        (status = 200, description = "The page", content(
+            (clients::ClientsPage = "application/json"),
+            (String = "text/html"),
+        )),
+        (status = 404, response = NotFound),
+        (status = 503, response = Unavailable),
+    ),
+)]
 fn clients_page(
     state: &Arc<ConsoleState>,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
@@ -412,6 +514,20 @@ fn clients_page(
 }
 
 /// GET /admin/jobs
+#[utoipa::path(
+    get, path = "/admin/jobs", tag = "admin",
+    summary = "The nightly jobs' schedule and latest runs",
+    description = "An HTML page, or its model as JSON when `Accept` prefers `application/json`. \
+        404 when this server's console has no source for the page (an application built in code without one).",
+    responses(
+        (status = 200, description = "The page", content(
+            (jobs::JobsPage = "application/json"),
+            (String = "text/html"),
+        )),
+        (status = 404, response = NotFound),
+        (status = 503, response = Unavailable),
+    ),
+)]
 fn jobs_page(
     state: &Arc<ConsoleState>,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {

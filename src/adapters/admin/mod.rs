@@ -25,6 +25,14 @@ use crate::adapters::http::dto::{format_time, parse_time};
 use crate::adapters::http::filters::{limited_body, params, with_state, Params};
 use crate::adapters::http::rejection::{self, errors_response, invalid, reject, ApiError};
 use crate::adapters::http::routes::{classify_in, RouteSpec};
+#[allow(unused_imports)] // named by the #[utoipa::path] attributes only
+use crate::adapters::http::{
+    dto::schema::TimeIn,
+    openapi::{
+        BadRequest, Forbidden, JobName, JobReportOut, MetricsOut, NotFound, PayloadTooLarge,
+        RequestTimeout, Unavailable,
+    },
+};
 use crate::adapters::metrics::registry::Registry;
 use crate::domain::service::jobs::{JobKind, JobReport};
 use crate::domain::service::Services;
@@ -65,7 +73,8 @@ impl AdminState {
     }
 }
 
-const ADMIN_ROUTES: &[RouteSpec] = &[
+/// The admin routes by pattern (the OpenAPI description must name each, see `http::openapi`).
+pub const ADMIN_ROUTES: &[RouteSpec] = &[
     ("GET", "/health", false),
     ("GET", "/admin/ping", false),
     ("GET", "/admin/metrics.json", false),
@@ -218,6 +227,14 @@ fn text(status: StatusCode, body: &'static str) -> Response {
 }
 
 /// GET /health: 200 `OK` when the storage answers, 503 otherwise.
+#[utoipa::path(
+    get, path = "/health", tag = "admin",
+    summary = "Whether the storage answers",
+    responses(
+        (status = 200, description = "`OK`", body = String, content_type = "text/plain"),
+        (status = 503, response = Unavailable),
+    ),
+)]
 fn health(
     state: &Arc<AdminState>,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
@@ -239,6 +256,11 @@ fn health(
 }
 
 /// GET /admin/ping
+#[utoipa::path(
+    get, path = "/admin/ping", tag = "admin",
+    summary = "Whether the server answers",
+    responses((status = 200, description = "`pong`", body = String, content_type = "text/plain")),
+)]
 fn ping() -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     warp::path!("admin" / "ping")
         .and(warp::get())
@@ -246,6 +268,11 @@ fn ping() -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
 }
 
 /// GET /admin/metrics.json
+#[utoipa::path(
+    get, path = "/admin/metrics.json", tag = "admin",
+    summary = "The metrics as JSON",
+    responses((status = 200, description = "Metric name with its labels → value", body = MetricsOut)),
+)]
 fn metrics_json(
     state: &Arc<AdminState>,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
@@ -256,6 +283,11 @@ fn metrics_json(
 }
 
 /// GET /metrics: Prometheus text format.
+#[utoipa::path(
+    get, path = "/metrics", tag = "admin",
+    summary = "The metrics in the Prometheus text format 0.0.4",
+    responses((status = 200, description = "The metrics", body = String, content_type = "text/plain")),
+)]
 fn prometheus(
     state: &Arc<AdminState>,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
@@ -272,8 +304,9 @@ fn prometheus(
         })
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = ServerInfo)]
 struct ServerInfoOut<'a> {
     version: &'a str,
     build: &'a str,
@@ -285,6 +318,11 @@ struct ServerInfoOut<'a> {
 }
 
 /// GET /admin/server_info
+#[utoipa::path(
+    get, path = "/admin/server_info", tag = "admin",
+    summary = "Version, build, uptime and the adapters in use",
+    responses((status = 200, description = "The server", body = ServerInfoOut)),
+)]
 fn server_info(
     state: &Arc<AdminState>,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
@@ -324,6 +362,31 @@ fn report_json(report: &JobReport) -> serde_json::Value {
 
 /// POST /admin/jobs/{job}[?at=T]: runs the job now, as if fired at T (default: now). `at` may
 /// also come in a form body; a browser (preferring HTML) gets a page back, anyone else JSON.
+#[utoipa::path(
+    post, path = "/admin/jobs/{job}", tag = "admin",
+    summary = "Run a nightly job now",
+    description = "As if fired at `at` (default now), given in the query or in a form body. A \
+        manual run neither waits for nor marks the scheduled firing. A browser (preferring \
+        HTML) gets a page; anyone else the report as JSON.",
+    params(
+        ("job" = JobName, Path, description = "The job (an unknown one is 404)"),
+        ("at" = Option<TimeIn>, Query, description = "An RFC 3339 time or epoch milliseconds"),
+    ),
+    request_body(content = Option<String>, content_type = "application/x-www-form-urlencoded",
+        description = "`at=...`, when not in the query"),
+    responses(
+        (status = 200, description = "What the job did", content(
+            (JobReportOut = "application/json"),
+            (String = "text/html"),
+        )),
+        (status = 400, response = BadRequest),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 408, response = RequestTimeout),
+        (status = 413, response = PayloadTooLarge),
+        (status = 503, response = Unavailable),
+    ),
+)]
 fn run_job(
     state: &Arc<ConsoleState>,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {

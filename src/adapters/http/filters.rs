@@ -128,12 +128,12 @@ pub fn json_body<T: DeserializeOwned + Send>(
     limited_body(limit).and_then(|bytes: Bytes| async move { parse_json::<T>(&bytes) })
 }
 
-/// Like `json_body`, but an empty body reads as the default.
+/// Like `json_body`, but an empty body, or `null` (which means absent), reads as the default.
 pub fn optional_json_body<T: DeserializeOwned + Default + Send>(
     limit: BodyLimit,
 ) -> impl Filter<Extract = (T,), Error = Rejection> + Clone {
     limited_body(limit).and_then(|bytes: Bytes| async move {
-        if bytes.iter().all(u8::is_ascii_whitespace) {
+        if bytes.trim_ascii().is_empty() || bytes.trim_ascii() == b"null" {
             Ok(T::default())
         } else {
             parse_json::<T>(&bytes)

@@ -6,6 +6,7 @@
 pub mod dto;
 mod export;
 pub mod filters;
+pub mod openapi;
 mod private;
 mod public;
 pub mod ratelimit;

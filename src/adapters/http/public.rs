@@ -5,12 +5,18 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use warp::filters::BoxedFilter;
+use warp::http::header::{HeaderValue, CONTENT_TYPE};
 use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use super::dto::{ClientIn, ClientOut, ClientUpdateIn, PingIn, PingOut, SubmissionIn};
 use super::filters::{json_body, optional_json_body, rate_limited, with_state, BodyLimit};
+#[allow(unused_imports)] // named by the #[utoipa::path] attributes only
+use super::openapi::{
+    BadRequest, Conflict, Gone, NotFound, PayloadTooLarge, RequestTimeout, TooManyRequests,
+    Unavailable,
+};
 use super::ratelimit::RateLimiter;
 use super::rejection::reject;
 use super::{json, no_content, ApiState};
@@ -39,10 +45,27 @@ pub fn routes(state: &Arc<ApiState>) -> BoxedFilter<(Response,)> {
         .unify()
         .or(preflight())
         .unify()
+        .or(openapi_json())
+        .unify()
         .boxed()
 }
 
 /// POST /api/clients
+#[utoipa::path(
+    post, path = "/api/clients", tag = "public",
+    summary = "Register a browser extension",
+    description = "The server chooses `name` and `createTime`. Unknown fields are ignored, \
+        never stored. Rate limited per client address (`-http.rate_limit.register`).",
+    request_body = ClientIn,
+    responses(
+        (status = 201, description = "Registered", body = ClientOut),
+        (status = 400, response = BadRequest),
+        (status = 408, response = RequestTimeout),
+        (status = 413, response = PayloadTooLarge),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = Unavailable),
+    ),
+)]
 fn register(
     state: &Arc<ApiState>,
     limiter: Arc<RateLimiter>,
@@ -66,6 +89,22 @@ fn register(
 }
 
 /// PATCH /api/clients/{name}
+#[utoipa::path(
+    patch, path = "/api/clients/{name}", tag = "public",
+    summary = "Set or clear the external name",
+    description = "A non-empty string replaces `externalName`; `null` or `\"\"` clears it; \
+        absent leaves it as it is.",
+    params(("name" = String, Path, description = "The client's name")),
+    request_body = ClientUpdateIn,
+    responses(
+        (status = 200, description = "The client as stored", body = ClientOut),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+        (status = 408, response = RequestTimeout),
+        (status = 413, response = PayloadTooLarge),
+        (status = 503, response = Unavailable),
+    ),
+)]
 fn update_client(
     state: &Arc<ApiState>,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
@@ -87,6 +126,17 @@ fn update_client(
 }
 
 /// DELETE /api/clients/{name}
+#[utoipa::path(
+    delete, path = "/api/clients/{name}", tag = "public",
+    summary = "Unregister",
+    description = "Deletes the client and its activity.",
+    params(("name" = String, Path, description = "The client's name")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, response = NotFound),
+        (status = 503, response = Unavailable),
+    ),
+)]
 fn delete_client(
     state: &Arc<ApiState>,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
@@ -115,6 +165,20 @@ async fn ping(
 }
 
 /// GET /api/clients/{name}/ping
+#[utoipa::path(
+    get, path = "/api/clients/{name}/ping", tag = "public",
+    summary = "Ping without telling a version or time zone",
+    description = "Records an activity and answers the sketches to submit. An unknown client \
+        gets 404 (the extension then registers again). Rate limited per client address \
+        (`-http.rate_limit.ping`).",
+    params(("name" = String, Path, description = "The client's name")),
+    responses(
+        (status = 200, description = "The commands and the active vocabulary", body = PingOut),
+        (status = 404, response = NotFound),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = Unavailable),
+    ),
+)]
 fn ping_get(
     state: &Arc<ApiState>,
     limiter: Arc<RateLimiter>,
@@ -129,6 +193,23 @@ fn ping_get(
 }
 
 /// POST /api/clients/{name}/ping
+#[utoipa::path(
+    post, path = "/api/clients/{name}/ping", tag = "public",
+    summary = "Ping",
+    description = "As the GET, and records `extensionVersion` and `timezone` when given. The \
+        body may be empty.",
+    params(("name" = String, Path, description = "The client's name")),
+    request_body(content = Option<PingIn>, description = "Optional"),
+    responses(
+        (status = 200, description = "The commands and the active vocabulary", body = PingOut),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+        (status = 408, response = RequestTimeout),
+        (status = 413, response = PayloadTooLarge),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = Unavailable),
+    ),
+)]
 fn ping_post(
     state: &Arc<ApiState>,
     limiter: Arc<RateLimiter>,
@@ -142,6 +223,25 @@ fn ping_post(
 }
 
 /// PATCH /api/sketches/{name}
+#[utoipa::path(
+    patch, path = "/api/sketches/{name}", tag = "public",
+    summary = "Submit a sketch",
+    description = "Checks, in order: the sketch exists (404), is not yet submitted (409), its \
+        campaign exists (404) and its window is open (410), then the vectors (400). The first \
+        accepted submission wins.",
+    params(("name" = String, Path, description = "The sketch's name (`sketchName` of a command)")),
+    request_body = SubmissionIn,
+    responses(
+        (status = 204, description = "Accepted and folded into its group's sum"),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+        (status = 408, response = RequestTimeout),
+        (status = 409, response = Conflict),
+        (status = 410, response = Gone),
+        (status = 413, response = PayloadTooLarge),
+        (status = 503, response = Unavailable),
+    ),
+)]
 fn submit(state: &Arc<ApiState>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     warp::path!("api" / "sketches" / String)
         .and(warp::patch())
@@ -183,4 +283,23 @@ fn preflight() -> impl Filter<Extract = (Response,), Error = Rejection> + Clone 
             .and(options())
             .map(|_| ok()))
         .unify()
+}
+
+/// GET /api/openapi.json
+#[utoipa::path(
+    get, path = "/api/openapi.json", tag = "public",
+    summary = "This description",
+    description = "The OpenAPI 3.1 description of the public, private and admin interfaces \
+        (also in the repository as docs/openapi.json).",
+    responses((status = 200, description = "The description", body = Object)),
+)]
+fn openapi_json() -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("api" / "openapi.json")
+        .and(warp::get())
+        .map(|| {
+            let mut res = Response::new(super::openapi::document_text().into());
+            res.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            res
+        })
 }

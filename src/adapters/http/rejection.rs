@@ -56,8 +56,12 @@ pub fn invalid(field: &str, message: impl Into<String>) -> Rejection {
     reject(ApiError::Invalid(vec![FieldError::new(field, message)]))
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
+/// Every failure's body.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Errors)]
+pub struct ErrorBody<'a> {
+    /// `"<field>: <message>"`, or the message alone when it concerns no single field.
+    #[schema(min_items = 1)]
     errors: &'a [String],
 }
 

@@ -27,6 +27,7 @@ pub const API_ROUTES: &[RouteSpec] = &[
     ("GET", "/api/campaigns/{name}/results/{day}", false),
     ("GET", "/api/activity", false),
     ("GET", "/api/stats", false),
+    ("GET", "/api/openapi.json", true),
 ];
 
 /// Label of requests whose path matches no route.

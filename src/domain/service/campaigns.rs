@@ -114,8 +114,9 @@ impl CampaignService {
         input.min_decrypted_count = input
             .min_decrypted_count
             .or(Some(current.min_decrypted_count.into()));
-        let fields = campaign::validate(&input)?;
+        let mut fields = campaign::validate(&input)?;
         let now = now(self.clock.as_ref());
+        campaign::take_late_end_as_now(&current, &mut fields, now);
         campaign::validate_update(&current, &fields, now)?;
         let updated = fields.into_campaign(current.name, current.create_time);
         self.campaigns.replace_campaign(&updated).await?;

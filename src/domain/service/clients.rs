@@ -73,16 +73,20 @@ impl ClientService {
     }
 
     /// Sets the external name when given (`None` leaves it as it is).
+    /// Sets the external name (`Some(Some(name))`), clears it (`Some(None)`, or an empty name:
+    /// the extension's options page sends `null` when the volunteer empties the field), or
+    /// leaves it (`None`).
     pub async fn update(
         &self,
         name: &str,
-        external_name: Option<String>,
+        external_name: Option<Option<String>>,
     ) -> Result<Client, ServiceError> {
+        let external_name = external_name.map(|n| n.filter(|n| !n.is_empty()));
         let mut errors = Errors::default();
-        client::check_external_name(&mut errors, external_name.as_deref());
+        client::check_external_name(&mut errors, external_name.clone().flatten().as_deref());
         errors.into_result()?;
         let mut client = self.get(name).await?.client;
-        if external_name.is_some() {
+        if let Some(external_name) = external_name {
             client.external_name = external_name;
             self.clients.replace_client(&client).await?;
         }

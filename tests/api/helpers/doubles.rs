@@ -42,6 +42,8 @@ pub struct SwitchableStorage {
     down: AtomicBool,
     broken: AtomicBool,
     listing_broken: AtomicBool,
+    /// When set, client list reads after this many fail with `Unavailable`.
+    client_lists_left: std::sync::Mutex<Option<usize>>,
 }
 
 impl SwitchableStorage {
@@ -55,6 +57,12 @@ impl SwitchableStorage {
 
     pub fn set_listing_broken(&self, broken: bool) {
         self.listing_broken.store(broken, Ordering::SeqCst);
+    }
+
+    /// Lets `reads` more client list reads succeed, then fails the others (a database lost in
+    /// the middle of a long list).
+    pub fn fail_client_lists_after(&self, reads: usize) {
+        *self.client_lists_left.lock().unwrap() = Some(reads);
     }
 
     fn up(&self) -> StorageResult<()> {
@@ -163,6 +171,12 @@ impl ClientStore for SwitchableStorage {
         after: Option<&ClientCursor>,
     ) -> StorageResult<Vec<Client>> {
         self.up()?;
+        if let Some(left) = self.client_lists_left.lock().unwrap().as_mut() {
+            if *left == 0 {
+                return Err(StorageError::Unavailable("connection lost".into()));
+            }
+            *left -= 1;
+        }
         self.inner.list_clients(limit, after).await
     }
     async fn count_clients(&self) -> StorageResult<u64> {

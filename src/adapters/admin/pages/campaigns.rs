@@ -63,8 +63,9 @@ impl CampaignSource for CampaignService {
 /// At most this many queries of a vocabulary are listed on its page.
 pub const VOCABULARY_SHOWN: usize = 500;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(as = CampaignState)]
 pub enum State {
     /// No start time yet.
     Draft,
@@ -97,9 +98,11 @@ impl State {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = CampaignDay)]
 pub struct DayFigures {
+    #[schema(value_type = i64)]
     pub day: Day,
     /// The day's date in the reference zone.
     pub date: NaiveDate,
@@ -110,7 +113,7 @@ pub struct DayFigures {
     pub rejected: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CampaignSummary {
     pub name: String,
@@ -128,7 +131,7 @@ pub struct CampaignSummary {
     pub submitted_per_day: Vec<u64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CampaignsPage {
     #[serde(serialize_with = "ser_time")]
@@ -137,7 +140,7 @@ pub struct CampaignsPage {
     pub campaigns: Vec<CampaignSummary>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CampaignPage {
     #[serde(serialize_with = "ser_time")]

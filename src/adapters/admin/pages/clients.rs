@@ -69,8 +69,9 @@ impl ClientSource for ClientService {
     }
 }
 
-/// One day as shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// One local day of the reference zone, as counted the night after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = ClientDay)]
 pub struct DayView {
     pub date: NaiveDate,
     /// Clients created that day (still registered when counted).
@@ -79,13 +80,14 @@ pub struct DayView {
     pub active: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = ClientCount)]
 pub struct Count {
     pub name: String,
     pub clients: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ClientsPage {
     #[serde(serialize_with = "ser_time")]

@@ -36,7 +36,45 @@ impl JobHistory for JobService {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// How a run ended, as the page names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[schema(as = JobOutcome)]
+pub enum OutcomeView {
+    /// Done for every campaign.
+    Ok,
+    /// Done, but failed for some campaigns.
+    Failed,
+    /// Stopped at a safe point for shutdown.
+    Interrupted,
+    /// Could not run.
+    Error,
+}
+
+impl From<Outcome> for OutcomeView {
+    fn from(o: Outcome) -> Self {
+        match o {
+            Outcome::Ok => OutcomeView::Ok,
+            Outcome::Failed => OutcomeView::Failed,
+            Outcome::Interrupted => OutcomeView::Interrupted,
+            Outcome::Error => OutcomeView::Error,
+        }
+    }
+}
+
+impl OutcomeView {
+    fn as_str(self) -> &'static str {
+        match self {
+            OutcomeView::Ok => "ok",
+            OutcomeView::Failed => "failed",
+            OutcomeView::Interrupted => "interrupted",
+            OutcomeView::Error => "error",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = JobRun)]
 #[serde(rename_all = "camelCase")]
 pub struct RunView {
     #[serde(serialize_with = "ser_time")]
@@ -45,7 +83,7 @@ pub struct RunView {
     #[serde(serialize_with = "ser_time")]
     pub started: DateTime<Utc>,
     pub duration_ms: u64,
-    pub outcome: Outcome,
+    pub outcome: OutcomeView,
     pub counts: BTreeMap<String, u64>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub failed: Vec<String>,
@@ -53,7 +91,7 @@ pub struct RunView {
     pub error: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JobView {
     pub job: &'static str,
@@ -64,7 +102,7 @@ pub struct JobView {
     pub runs: Vec<RunView>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JobsPage {
     #[serde(serialize_with = "ser_time")]
@@ -95,7 +133,7 @@ pub fn jobs_page(runs: Vec<Vec<JobRun>>, calendar: &Calendar, now: DateTime<Utc>
                             instance: r.instance,
                             started: r.started,
                             duration_ms: r.duration_ms,
-                            outcome: r.outcome,
+                            outcome: r.outcome.into(),
                             counts: r.counts,
                             failed: r.failed,
                             error: r.error,

@@ -25,7 +25,8 @@ pub const LEVELS: [LogLevel; 7] = [
     LogLevel::Off,
 ];
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = LoggingPage)]
 pub struct Logging {
     /// `None` when this process's logging is not set up to be changed (an application built in
     /// code without its telemetry).
@@ -41,7 +42,7 @@ pub fn logging(control: Option<&dyn LogLevelControl>) -> Logging {
 }
 
 /// What `POST /admin/logging` answers a script.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct LevelChange {
     pub level: &'static str,
     pub previous: &'static str,

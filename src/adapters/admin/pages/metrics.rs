@@ -15,7 +15,7 @@ use crate::adapters::admin::svg::sparkline;
 /// Most points a sparkline shows: a day in 15-minute steps.
 pub const MAX_POINTS: usize = 96;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MetricsPage {
     #[serde(serialize_with = "ser_time")]
@@ -29,15 +29,17 @@ pub struct MetricsPage {
     pub families: Vec<Family>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = MetricFamily)]
 pub struct Family {
     pub name: String,
     pub help: String,
     pub series: Vec<Series>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = MetricSeries)]
 pub struct Series {
     pub key: String,
     pub gauge: bool,

@@ -19,13 +19,15 @@ use crate::domain::service::jobs::JobKind;
 use crate::domain::time::Calendar;
 
 /// Connections open now on each listener.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = OpenConnections)]
 pub struct Connections {
     pub api: usize,
     pub admin: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = OverviewPage)]
 #[serde(rename_all = "camelCase")]
 pub struct Overview {
     pub version: String,
@@ -45,18 +47,17 @@ pub struct Overview {
     pub traffic: Traffic,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StorageStatus {
     pub kind: String,
     pub reachable: bool,
-    /// The schema version recorded in the database; none for memory storage (or when it does
-    /// not answer).
+    /// The schema version recorded in the database (none for memory storage).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schema_version: Option<u32>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SchedulerView {
     /// Clock seconds per real second (288 in testing mode).
@@ -65,7 +66,7 @@ pub struct SchedulerView {
     pub jobs: Vec<JobSchedule>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JobSchedule {
     pub job: &'static str,
@@ -78,7 +79,7 @@ pub struct JobSchedule {
 }
 
 /// API requests per clock minute over the last hour: all routes, then each route.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Traffic {
     /// End of each minute, UTC.
@@ -93,7 +94,7 @@ pub struct Traffic {
     pub routes: Vec<RouteTraffic>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RouteTraffic {
     pub route: String,

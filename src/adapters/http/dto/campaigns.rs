@@ -4,8 +4,9 @@ use chrono::{DateTime, Utc};
 use serde::de::Deserializer;
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use super::{bounded, de_opt_time, objects_only, ser_opt_time, ser_time};
+use super::{bounded, de_opt_int, de_opt_time, objects_only, schema, ser_opt_time, ser_time};
 use crate::domain::campaign::{CampaignInput, Query, QueryInput, MAX_QUERIES};
 use crate::domain::service::CampaignView;
 
@@ -51,6 +52,7 @@ impl Serialize for QueryOut<'_> {
     }
 }
 
+/// Its schema is `schema::QueryIn` (exactly one of the two).
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default, expecting = "a JSON object")]
 pub struct QueryIn {
@@ -67,9 +69,12 @@ pub struct VocabularyIn {
 
 // ---- campaigns
 
-#[derive(Serialize)]
+/// A campaign with its status as of now.
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Campaign)]
 pub struct CampaignOut<'a> {
+    /// Chosen by the server (a UUID).
     pub name: &'a str,
     #[serde(serialize_with = "ser_time")]
     pub create_time: DateTime<Utc>,
@@ -136,31 +141,60 @@ impl<'a> CampaignOut<'a> {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct CampaignList<'a> {
     pub campaigns: Vec<CampaignOut<'a>>,
 }
 
 /// The editable fields of a campaign; read-only ones (name, createTime, started…) are ignored.
-#[derive(Debug, Default, Deserialize)]
+/// Absent fields take their defaults. `endTime` must not be before `startTime`; a PUT also
+/// follows the update rules of docs/behaviour.md.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", default, expecting = "a JSON object")]
+#[schema(as = CampaignInput)]
 pub struct CampaignIn {
+    #[schema(schema_with = schema::name_text, required = true)]
     pub display_name: Option<String>,
+    #[schema(schema_with = schema::optional_separated_text)]
     pub email: Option<String>,
+    #[schema(schema_with = schema::optional_paragraphs)]
     pub notes: Option<String>,
     #[serde(deserialize_with = "objects_only")]
+    #[schema(schema_with = schema::vocabulary_in)]
     pub vocabulary: Option<VocabularyIn>,
     #[serde(deserialize_with = "de_opt_time")]
+    #[schema(value_type = Option<schema::TimeIn>)]
     pub start_time: Option<DateTime<Utc>>,
     #[serde(deserialize_with = "de_opt_time")]
+    #[schema(value_type = Option<schema::TimeIn>)]
     pub end_time: Option<DateTime<Utc>>,
+    /// Days a sketch may wait after its day before it is submitted (default 0).
+    #[schema(minimum = 0, maximum = 2147483647)]
+    #[serde(deserialize_with = "de_opt_int")]
     pub delay: Option<i64>,
+    /// Days a late submission is still aggregated (default 0).
+    #[schema(minimum = 0, maximum = 2147483647)]
+    #[serde(deserialize_with = "de_opt_int")]
     pub grace_delay: Option<i64>,
+    /// Members per group (default 10).
+    #[schema(minimum = 2, maximum = 2147483647)]
+    #[serde(deserialize_with = "de_opt_int")]
     pub group_size: Option<i64>,
+    #[schema(minimum = 0, maximum = 1)]
     pub sampling_rate: Option<f64>,
+    /// Default true.
     pub collect_encrypted: Option<bool>,
+    /// Default false.
     pub collect_raw: Option<bool>,
+    /// The most searches one member may count in a day (default 10,000): a group whose sum
+    /// decrypts outside [0, members × maxCount] is rejected. Kept by a PUT that leaves it out.
+    #[schema(minimum = 1, maximum = 2147483647)]
+    #[serde(deserialize_with = "de_opt_int")]
     pub max_count: Option<i64>,
+    /// The release threshold (default 0, off): a day with fewer decrypted members has its values
+    /// withheld. Kept by a PUT that leaves it out.
+    #[schema(minimum = 0, maximum = 2147483647)]
+    #[serde(deserialize_with = "de_opt_int")]
     pub min_decrypted_count: Option<i64>,
 }
 

@@ -3,13 +3,16 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use super::ser_time;
+use super::{schema, ser_time};
 use crate::domain::client::{Activity, Client, ClientDetails, ClientInput};
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Client)]
 pub struct ClientOut<'a> {
+    /// Chosen by the server (a UUID).
     pub name: &'a str,
     #[serde(serialize_with = "ser_time")]
     pub create_time: DateTime<Utc>,
@@ -32,8 +35,9 @@ impl<'a> From<&'a Client> for ClientOut<'a> {
 }
 
 /// A client with what its latest ping told.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = ClientDetails)]
 pub struct ClientDetailsOut<'a> {
     #[serde(flatten)]
     pub client: ClientOut<'a>,
@@ -57,7 +61,7 @@ impl<'a> From<&'a ClientDetails> for ClientDetailsOut<'a> {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ClientList<'a> {
     pub clients: Vec<ClientOut<'a>>,
@@ -65,11 +69,16 @@ pub struct ClientList<'a> {
     pub next_page_token: Option<&'a str>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// A registration. Unknown fields (the extension sends its whole local state) are ignored.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", default, expecting = "a JSON object")]
+#[schema(as = ClientInput)]
 pub struct ClientIn {
+    #[schema(schema_with = schema::public_key, required = true)]
     pub public_key: Option<String>,
+    #[schema(schema_with = schema::name_text, required = true)]
     pub browser: Option<String>,
+    #[schema(schema_with = schema::optional_name_text)]
     pub external_name: Option<String>,
 }
 
@@ -83,14 +92,26 @@ impl From<ClientIn> for ClientInput {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", default, expecting = "a JSON object")]
+#[schema(as = ClientUpdate)]
 pub struct ClientUpdateIn {
-    pub external_name: Option<String>,
+    /// Absent: leave it; `null` or `""`: clear it; a string: set it.
+    #[serde(deserialize_with = "present")]
+    #[schema(schema_with = schema::optional_name_text)]
+    pub external_name: Option<Option<String>>,
 }
 
-#[derive(Serialize)]
+/// A field that is present, `null` included (`Some(None)`); an absent one stays at its default
+/// (`None`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+/// One ping.
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Activity)]
 pub struct ActivityOut<'a> {
     pub client_name: &'a str,
     #[serde(serialize_with = "ser_time")]
@@ -115,7 +136,7 @@ impl<'a> From<&'a Activity> for ActivityOut<'a> {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ActivityList<'a> {
     pub days: Vec<ActivityOut<'a>>,
 }

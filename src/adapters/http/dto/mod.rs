@@ -15,6 +15,7 @@ mod campaigns;
 mod clients;
 mod ping;
 mod results;
+pub mod schema;
 mod sketches;
 mod stats;
 
@@ -103,6 +104,15 @@ impl<'de> Visitor<'de> for OptTimeVisitor {
         self.visit_i64(i64::try_from(v).unwrap_or(i64::MAX))
     }
 
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        match integral(v) {
+            Some(millis) => self.visit_i64(millis),
+            // Whole but beyond i64: out of range like any such time.
+            None if v.fract() == 0.0 => self.visit_i64(if v < 0.0 { i64::MIN } else { i64::MAX }),
+            None => Err(E::invalid_value(de::Unexpected::Float(v), &self)),
+        }
+    }
+
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
         DateTime::parse_from_rfc3339(v)
             .map(|t| Some(t.with_timezone(&Utc)))
@@ -112,6 +122,58 @@ impl<'de> Visitor<'de> for OptTimeVisitor {
 
 fn de_opt_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
     d.deserialize_option(OptTimeVisitor)
+}
+
+// ---- integers
+
+/// `v` when it is a whole number within i64: JSON has one number type, and `2.0` or `2e3` is
+/// an integer to JSON Schema and to JavaScript alike.
+fn integral(v: f64) -> Option<i64> {
+    // 2^63 is exact in f64; every whole f64 in [-2^63, 2^63) fits an i64.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    (v.fract() == 0.0 && (-LIMIT..LIMIT).contains(&v)).then_some(v as i64)
+}
+
+/// An integer as JSON has it: `2`, `2.0` or `2e0`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JsonInt(pub i64);
+
+struct JsonIntVisitor;
+
+impl Visitor<'_> for JsonIntVisitor {
+    type Value = JsonInt;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        // The name serde gives i64, so that messages read as before.
+        f.write_str("i64")
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<JsonInt, E> {
+        Ok(JsonInt(v))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<JsonInt, E> {
+        i64::try_from(v)
+            .map(JsonInt)
+            .map_err(|_| E::invalid_value(de::Unexpected::Unsigned(v), &self))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<JsonInt, E> {
+        integral(v)
+            .map(JsonInt)
+            .ok_or_else(|| E::invalid_type(de::Unexpected::Float(v), &self))
+    }
+}
+
+impl<'de> Deserialize<'de> for JsonInt {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<JsonInt, D::Error> {
+        d.deserialize_any(JsonIntVisitor)
+    }
+}
+
+/// An optional integer as JSON has it (`null` reads as absent).
+fn de_opt_int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    Ok(Option::<JsonInt>::deserialize(d)?.map(|n| n.0))
 }
 
 // ---- objects only
@@ -345,6 +407,34 @@ mod tests {
         assert!(
             e.to_string()
                 .starts_with("vocabulary.queries: should have at most 10000 elements"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn integers_are_read_as_json_has_them_whole_floats_included() {
+        // Found by Schemathesis: JSON Schema and JavaScript count 268.0 as an integer.
+        let c: CampaignIn =
+            from_json_slice(br#"{"delay": 2.0, "graceDelay": 1e1, "groupSize": 3}"#).unwrap();
+        assert_eq!(
+            (c.delay, c.grace_delay, c.group_size),
+            (Some(2), Some(10), Some(3))
+        );
+        let e = from_json_slice::<CampaignIn>(br#"{"delay": 2.5}"#).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid type: floating point `2.5`, expected i64 at line 1 column 13"
+        );
+        let e = from_json_slice::<CampaignIn>(br#"{"delay": "3"}"#).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid type: string \"3\", expected i64 at line 1 column 13"
+        );
+        let s: SubmissionIn = from_json_slice(br#"{"rawValues": [268.0, 0, -0.0]}"#).unwrap();
+        assert_eq!(s.raw_values.unwrap(), [268, 0, 0]);
+        let e = from_json_slice::<SubmissionIn>(br#"{"rawValues": [1e300]}"#).unwrap_err();
+        assert!(
+            e.to_string().starts_with("invalid type: floating point"),
             "{e}"
         );
     }

@@ -2,15 +2,19 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use super::{ser_time, VocabularyOut};
+use super::{schema, ser_time, VocabularyOut};
 use crate::domain::service::ping::{Command, PingInput, PingResponse};
 use crate::domain::time::Day;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", default, expecting = "a JSON object")]
+#[schema(as = PingInput)]
 pub struct PingIn {
+    #[schema(schema_with = schema::optional_activity_text)]
     pub extension_version: Option<String>,
+    #[schema(schema_with = schema::optional_activity_text)]
     pub timezone: Option<String>,
 }
 
@@ -24,8 +28,10 @@ impl PingIn {
     }
 }
 
-#[derive(Serialize)]
+/// A sketch to fill in and submit.
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Command)]
 pub struct CommandOut<'a> {
     pub sketch_name: &'a str,
     #[serde(serialize_with = "ser_time")]
@@ -34,6 +40,8 @@ pub struct CommandOut<'a> {
     pub end_time: DateTime<Utc>,
     pub vocabulary: VocabularyOut<'a>,
     pub public_keys: &'a [String],
+    /// The campaign day of the sketch.
+    #[schema(value_type = i64)]
     pub round: Day,
     pub collect_encrypted: bool,
     pub collect_raw: bool,
@@ -54,8 +62,9 @@ impl<'a> From<&'a Command> for CommandOut<'a> {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = PingResponse)]
 pub struct PingOut<'a> {
     pub submit: Vec<CommandOut<'a>>,
     pub vocabulary: VocabularyOut<'a>,

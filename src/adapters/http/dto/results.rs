@@ -2,13 +2,15 @@
 
 use chrono::NaiveDate;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::domain::export::ExportRow;
 use crate::domain::sketch::Aggregation;
 use crate::domain::time::Day;
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = AggregationStats)]
 pub struct StatsOut {
     pub active_count: u64,
     pub submitted_count: u64,
@@ -16,11 +18,14 @@ pub struct StatsOut {
     pub rejected_count: u64,
 }
 
-#[derive(Serialize)]
+/// A campaign's result for one day.
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Aggregation)]
 pub struct AggregationOut<'a> {
     pub name: String,
     pub campaign_name: &'a str,
+    #[schema(value_type = i64)]
     pub day: Day,
     pub stats: StatsOut,
     pub decrypted_values: &'a [i64],
@@ -52,13 +57,14 @@ impl<'a> AggregationOut<'a> {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ResultList<'a> {
     pub results: Vec<AggregationOut<'a>>,
 }
 
 /// `{"date", "query", "count"}`; a withheld day's row has `"withheld": true` and no count.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = ExportRow)]
 pub struct ExportRowOut<'a> {
     pub date: NaiveDate,
     pub query: &'a str,

@@ -2,8 +2,9 @@
 
 use serde::de::Deserializer;
 use serde::Deserialize;
+use utoipa::ToSchema;
 
-use super::bounded;
+use super::{bounded, schema, JsonInt};
 use crate::domain::campaign::MAX_QUERIES;
 use crate::domain::service::sketches::SubmissionInput;
 
@@ -15,15 +16,21 @@ fn de_encrypted<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, 
 }
 
 fn de_raw<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<i64>>, D::Error> {
-    bounded(d, MAX_VALUES, "rawValues")
+    let values: Option<Vec<JsonInt>> = bounded(d, MAX_VALUES, "rawValues")?;
+    Ok(values.map(|v| v.into_iter().map(|n| n.0).collect()))
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// A sketch's counts: the total, then one per query of the command's vocabulary. Each vector
+/// given and not empty has exactly `queriesCount + 1` elements.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", default, expecting = "a JSON object")]
+#[schema(as = Submission)]
 pub struct SubmissionIn {
     #[serde(deserialize_with = "de_encrypted")]
+    #[schema(schema_with = schema::encrypted_values)]
     pub encrypted_values: Option<Vec<String>>,
     #[serde(deserialize_with = "de_raw")]
+    #[schema(schema_with = schema::raw_values)]
     pub raw_values: Option<Vec<i64>>,
 }
 

@@ -1,11 +1,14 @@
 //! The private API's overall counts.
 
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::domain::service::campaigns::Stats as CampaignStats;
 
-#[derive(Serialize)]
+/// `activeCampaigns`: campaigns active now; `activeClients`: registered clients.
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Stats)]
 pub struct StatsResponse {
     pub active_campaigns: u64,
     pub active_clients: u64,
