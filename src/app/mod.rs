@@ -112,10 +112,7 @@ impl Application {
             speed: parts.speed,
             logging: telemetry::level_control(),
             connections: Some(connections.clone()),
-            campaigns: Some(Arc::new(parts.services.campaigns.clone())),
-            // Need storage queries the port does not have yet (issue 14).
-            clients: None,
-            jobs: None,
+            ..Console::basic(&parts.services)
         };
         let admin_api = admin_routes_with(
             AdminState {
@@ -140,7 +137,7 @@ impl Application {
             clock: parts.clock.clone(),
             calendar: parts.calendar,
             speed: parts.speed,
-            owner: uuid::Uuid::new_v4().to_string(),
+            owner: parts.services.jobs.instance().to_string(),
             max_nap: Duration::from_secs(60),
         };
         Ok(Application {

@@ -158,7 +158,7 @@ impl Parts {
         let geocoder = build_geocoder(settings)?;
         let random = overrides.random.unwrap_or_else(|| Arc::new(OsRandom));
         let calendar = Calendar::new(settings.timezone);
-        let services = Services::new(Context {
+        let mut services = Services::new(Context {
             storage: storage.clone(),
             geocoder: geocoder.clone(),
             metrics: metrics.clone(),
@@ -168,6 +168,8 @@ impl Parts {
             strategy: settings.groups,
             prune_threshold: settings.prune_threshold.0,
         });
+        // The scheduler claims firings under the same name the runs are recorded with.
+        services.jobs = services.jobs.with_instance(&instance_name());
         Ok(Parts {
             services,
             storage,
@@ -179,6 +181,20 @@ impl Parts {
             speed,
         })
     }
+}
+
+/// A name for this server process, unique among the instances sharing a database and telling
+/// an operator where a job ran: `host/pid/8 random hex digits`.
+pub fn instance_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().chars().take(64).collect::<String>())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".to_string());
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    format!("{host}/{}/{}", std::process::id(), &random[..8])
 }
 
 /// `-check_config`: everything `build` would check, without binding or serving.
@@ -249,6 +265,17 @@ pub fn build_description() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn instance_names_tell_the_host_and_process_and_differ() {
+        let (a, b) = (instance_name(), instance_name());
+        assert_ne!(a, b);
+        let parts: Vec<&str> = a.split('/').collect();
+        assert_eq!(parts.len(), 3, "{a}");
+        assert_eq!(parts[1], std::process::id().to_string());
+        assert_eq!(parts[2].len(), 8);
+        assert!(a.len() <= 255);
+    }
 
     #[test]
     fn default_settings_give_the_default_limits_and_serve_options() {

@@ -1,6 +1,8 @@
 //! Clients (browser extensions that donate data) and their activity (one entry per ping).
 
-use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
 
 use super::campaign::MAX_NAME_LEN;
 use super::error::{Errors, Invalid};
@@ -32,6 +34,25 @@ pub struct Activity {
 pub struct ClientDetails {
     pub client: Client,
     pub latest_activity: Option<Activity>,
+}
+
+/// The clients of one local day of the reference zone, counted once the day is over. Counts
+/// only: nothing about any one client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientDay {
+    pub date: NaiveDate,
+    /// Clients created that day (and still registered when counted).
+    pub registrations: u64,
+    /// Distinct clients with activity that day.
+    pub active: u64,
+}
+
+/// The active clients of a day by the country and by the extension version of their last
+/// activity that day (`None`: not known).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientBreakdown {
+    pub countries: BTreeMap<Option<String>, u64>,
+    pub extension_versions: BTreeMap<Option<String>, u64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -1,5 +1,5 @@
 //! The domain. Its entities and rules (campaigns, clients, sketches, days, grouping, crypto,
-//! validation) import nothing of this crate outside `domain`; the services and jobs in
+//! job runs, validation) import nothing of this crate outside `domain`; the services and jobs in
 //! `service` are the only domain code that uses the ports.
 
 pub mod campaign;
@@ -8,6 +8,7 @@ pub mod crypto;
 pub mod error;
 pub mod export;
 pub mod grouping;
+pub mod job;
 pub mod service;
 pub mod sketch;
 pub mod text;

@@ -9,8 +9,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 pub use storage::{
-    AggregationStore, CampaignStore, ClientStore, JobLedger, SketchStore, Storage, StorageError,
-    StorageResult,
+    AggregationStore, CampaignStore, ClientDayStore, ClientStore, JobLedger, SketchStore, Storage,
+    StorageError, StorageResult,
 };
 
 /// Country of an address.

@@ -14,11 +14,13 @@ use warp::reply::Response;
 
 use crate::helpers::*;
 use pdd_server::adapters::admin::console::Console;
-use pdd_server::adapters::admin::pages::clients::{ClientDay, ClientFigures, ClientSource};
-use pdd_server::adapters::admin::pages::jobs::{JobHistory, JobRun, Outcome};
+use pdd_server::adapters::admin::pages::clients::{ClientFigures, ClientSource};
+use pdd_server::adapters::admin::pages::jobs::JobHistory;
 use pdd_server::adapters::admin::pages::logging::LogLevelControl;
 use pdd_server::adapters::admin::{admin_routes_with, AdminState, ServerInfo};
 use pdd_server::config::LogLevel;
+use pdd_server::domain::client::ClientDay;
+use pdd_server::domain::job::{JobRun, Outcome};
 use pdd_server::domain::service::jobs::JobKind;
 use pdd_server::domain::service::ServiceError;
 use pdd_server::domain::sketch::{Aggregation, Stats};
@@ -58,6 +60,7 @@ impl ClientSource for Clients {
                     active: 2,
                 })
                 .collect(),
+            breakdown_date: Some(to),
             countries: vec![(Some("GB".into()), 2), (None, 1)],
             extension_versions: vec![(Some("1.2.0".into()), 3)],
         })
@@ -72,7 +75,7 @@ impl JobHistory for Runs {
         let firing = utc("2018-05-10T00:00:00Z");
         Ok((0..3.min(limit))
             .map(|i| JobRun {
-                job,
+                job: job.name().to_string(),
                 firing: firing - chrono::Duration::days(i as i64),
                 instance: "instance-1".into(),
                 started: firing - chrono::Duration::days(i as i64),
@@ -117,6 +120,11 @@ fn full_console(app: &App) -> Console {
 
 fn assert_page(r: &Reply) {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_page_headers(r);
+}
+
+/// A page of the console, whatever its status.
+fn assert_page_headers(r: &Reply) {
     assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
     assert_eq!(
         r.header("content-security-policy"),
@@ -199,11 +207,17 @@ async fn every_page_answers_html_with_a_strict_csp_and_the_same_model_as_json() 
 #[tokio::test]
 async fn pages_without_a_source_are_neither_routed_nor_linked() {
     let app = app();
+    let console = Console {
+        jobs: None,
+        clients: None,
+        ..Console::basic(&app.services)
+    };
+    let admin = admin_with(&app, console);
     for path in ["/admin/jobs", "/admin/clients"] {
-        let r = app.admin(request("GET", path)).await;
+        let r = send(&admin, request("GET", path)).await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
     }
-    let r = app.admin(request("GET", "/admin")).await;
+    let r = send(&admin, request("GET", "/admin")).await;
     assert_page(&r);
     let html = r.text();
     assert!(html.contains("href=\"/admin/campaigns\""));
@@ -486,4 +500,174 @@ async fn the_clients_and_jobs_pages_render_what_their_sources_give() {
     .json();
     assert_eq!(json["jobs"][0]["runs"][0]["durationMs"], 100);
     assert_eq!(json["jobs"][0]["runs"][0]["counts"], json!({"items": 5}));
+}
+
+#[tokio::test]
+async fn the_jobs_page_shows_each_run_asked_here_with_its_outcome_even_a_failed_one() {
+    let app = app();
+    app.register("01").await;
+    let r = app
+        .admin(request(
+            "POST",
+            "/admin/jobs/prune-clients?at=2018-05-30T12:00:00Z",
+        ))
+        .await;
+    assert_eq!(r.json(), json!({"pruned": 1}));
+    app.storage.set_listing_broken(true);
+    let r = app
+        .admin(request("POST", "/admin/jobs/create-sketches"))
+        .await;
+    assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR);
+    app.storage.set_listing_broken(false);
+
+    let json = app
+        .admin(request("GET", "/admin/jobs").header("accept", "application/json"))
+        .await
+        .json();
+    assert_eq!(json["jobs"][2]["job"], "prune-clients");
+    assert_eq!(
+        json["jobs"][2]["runs"],
+        json!([{"firing": "2018-05-30T12:00:00.000Z", "instance": "local",
+                "started": "2018-05-10T12:00:00.000Z", "durationMs": 0, "outcome": "ok",
+                "counts": {"pruned": 1}}])
+    );
+    assert_eq!(
+        json["jobs"][1]["runs"],
+        json!([{"firing": "2018-05-10T12:00:00.000Z", "instance": "local",
+                "started": "2018-05-10T12:00:00.000Z", "durationMs": 0, "outcome": "error",
+                "counts": {},
+                "error": "storage failure: table campaigns is marked as crashed"}])
+    );
+    assert_eq!(json["jobs"][0]["runs"], json!([]));
+    let r = app.admin(request("GET", "/admin/jobs")).await;
+    assert_page(&r);
+    let html = r.text();
+    // One point in each of the two charts of durations, a form per job.
+    assert_eq!(html.matches("<circle class=\"pt\"").count(), 2);
+    assert_eq!(html.matches("action=\"/admin/jobs/").count(), 4);
+    assert!(html.contains("<td class=\"state error\">error</td>"));
+    assert!(html.contains("storage failure: table campaigns is marked as crashed"));
+    assert!(html.contains("<td>pruned 1</td>"));
+    assert_eq!(html.matches("No run recorded.").count(), 2);
+}
+
+#[tokio::test]
+async fn the_clients_page_charts_the_days_counted_by_garbage_collection_and_names_nobody() {
+    let app = app();
+    let gb = app.register("04ab").await;
+    let fr = app.register("04cd").await;
+    for (name, peer, version) in [
+        (&gb, "198.51.100.20:4000", "1.2.0"),
+        (&fr, "203.0.113.7:4000", "1.3.0"),
+    ] {
+        let r = app
+            .call(
+                warp::test::request()
+                    .method("POST")
+                    .path(&format!("/api/clients/{name}/ping"))
+                    .remote_addr(peer.parse().unwrap())
+                    .json(&json!({"extensionVersion": version})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+    }
+    let r = app
+        .admin(request("GET", "/admin/clients").header("accept", "application/json"))
+        .await
+        .json();
+    assert_eq!(r["registered"], 2);
+    assert_eq!(r["days"], json!([]));
+    assert!(app
+        .admin(request("GET", "/admin/clients"))
+        .await
+        .text()
+        .contains("No day counted yet."));
+
+    // The night after, garbage collection counts the day (and the days before it).
+    app.clock.set(utc("2018-05-11T02:00:00Z"));
+    let r = app
+        .admin(request("POST", "/admin/jobs/collect-garbage"))
+        .await;
+    assert_eq!(r.json()["clientDays"], 60);
+    let r = app.admin(request("GET", "/admin/clients")).await;
+    assert_page(&r);
+    let html = r.text();
+    // 60 days of two lines; two countries and two versions as bars.
+    assert_eq!(html.matches("<circle class=\"pt\"").count(), 120);
+    assert!(html.contains("data-x=\"2018-05-10\" data-y=\"2\""));
+    assert_eq!(html.matches("<rect class=\"bar").count(), 4);
+    assert!(html.contains("60 of the last 90 counted."));
+    assert!(!html.contains(&gb) && !html.contains("04ab"));
+    let json = app
+        .admin(request("GET", "/admin/clients").header("accept", "application/json"))
+        .await
+        .json();
+    assert_eq!(json["days"].as_array().unwrap().len(), 60);
+    assert_eq!(
+        json["days"][59],
+        json!({"date": "2018-05-10", "registrations": 2, "active": 2})
+    );
+    assert_eq!(json["breakdownDate"], "2018-05-10");
+    assert_eq!(
+        json["countries"],
+        json!([{"name": "FR", "clients": 1}, {"name": "GB", "clients": 1}])
+    );
+    assert_eq!(
+        json["extensionVersions"],
+        json!([{"name": "1.2.0", "clients": 1}, {"name": "1.3.0", "clients": 1}])
+    );
+    assert!(!json.to_string().contains(&gb) && !json.to_string().contains(&fr));
+}
+
+#[tokio::test]
+async fn a_browser_gets_errors_as_a_page_and_a_script_as_json() {
+    let app = app();
+    let r = app
+        .admin(request("GET", "/admin/campaigns/no-such-campaign").header("accept", BROWSER))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_page_headers(&r);
+    let html = r.text();
+    assert!(html.contains("<h1>404 Not Found</h1>"), "{html}");
+    assert!(html.contains("<li>not found</li>"));
+    assert!(html.contains("href=\"/admin/jobs\""));
+    // The same for a script, and for a client saying nothing.
+    for accept in [None, Some("application/json")] {
+        let mut req = request("GET", "/admin/campaigns/no-such-campaign");
+        if let Some(a) = accept {
+            req = req.header("accept", a);
+        }
+        let r = app.admin(req).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+        assert_eq!(r.errors(), vec!["not found"]);
+    }
+    // A wrong method keeps its Allow header; a bad form field is shown as text.
+    let r = app
+        .admin(request("DELETE", "/admin/jobs").header("accept", BROWSER))
+        .await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(r.header("allow"), Some("GET"));
+    assert!(r.text().contains("<li>method not allowed</li>"));
+    let r = app
+        .admin(
+            request("POST", "/admin/jobs/prune-clients")
+                .header("accept", BROWSER)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("at=%3Cscript%3E"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_page_headers(&r);
+    assert!(r
+        .text()
+        .contains("<li>at: should be an RFC 3339 time or epoch milliseconds</li>"));
+    // Storage down: 503, as a page.
+    app.storage.set_down(true);
+    let r = app
+        .admin(request("GET", "/admin/campaigns").header("accept", BROWSER))
+        .await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(r
+        .text()
+        .contains("<li>service unavailable, try again later</li>"));
 }

@@ -3,8 +3,10 @@
 // that ping and submit, two campaigns, one of them named like a script, jobs run as of chosen
 // times), then goes through every page the console offers: each renders under its CSP with no
 // violation and no script, charts have their points, a campaign named `<script>alert(1)</script>`
-// shows as text, the run-now form runs a job, changing the level to DEBUG makes a DEBUG line
-// appear in the server's log. Saves a screenshot of each page in a folder it prints.
+// shows as text, the run-now forms run a job (the jobs page's at a chosen time, after which its
+// history shows the run), an unknown campaign gets an error page, changing the level to DEBUG
+// makes a DEBUG line appear in the server's log. Saves a screenshot of each page in a folder it
+// prints.
 //
 // Usage (from the repository root, after `cargo build`): node tests/browser/console.mjs
 // Environment: PDD_SERVER_BIN (default target/debug/pdd-server), CHROMIUM (default
@@ -162,7 +164,7 @@ async function seed(server) {
   if (!(created.created > 0)) fatal(`create-sketches created nothing: ${JSON.stringify(created)}`);
   let submitted = 0;
   for (const [i, name] of clients.entries()) {
-    const pong = await call('GET', api(`/api/clients/${name}/ping`), undefined, { expect: 200 });
+    const pong = await call('POST', api(`/api/clients/${name}/ping`), { extensionVersion: `1.${i % 3}.0`, timezone: ZONE }, { expect: 200 });
     for (const cmd of pong.submit) {
       if (i % 5 === 4) continue; // some never submit
       const n = cmd.vocabulary.queries.length;
@@ -175,21 +177,24 @@ async function seed(server) {
   now = await clockNow(server);
   const aggregated = await call('POST', `${server.admin}/admin/jobs/aggregate-sketches?at=${Date.parse(now) + 2 * 86_400_000}`, undefined, { expect: 200 });
   if (!(aggregated.aggregated > 0)) fatal(`aggregate-sketches aggregated nothing: ${JSON.stringify(aggregated)}`);
+  // Garbage collection as of tomorrow night counts today's clients for the clients page.
+  const collected = await call('POST', `${server.admin}/admin/jobs/collect-garbage?at=${Date.parse(now) + 86_400_000}`, undefined, { expect: 200 });
+  if (!(collected.clientDays >= 1)) fatal(`collect-garbage counted no day: ${JSON.stringify(collected)}`);
   // Some refused requests, so that the error lines of the charts have something.
   for (let i = 0; i < 5; i += 1) {
     await call('GET', api('/api/stats'));
     await call('GET', api('/api/clients/no-such-client/ping'));
   }
-  console.log(`seeded: 2 campaigns, ${clients.length} clients, ${created.created} sketches, ${submitted} submitted, ${aggregated.aggregated} days aggregated`);
-  return { flu: flu.name, xss: xss.name };
+  console.log(`seeded: 2 campaigns, ${clients.length} clients, ${created.created} sketches, ${submitted} submitted, ${aggregated.aggregated} days aggregated, ${collected.clientDays} days of clients counted`);
+  return { flu: flu.name, xss: xss.name, client: clients[0] };
 }
 
 // ---- the browser
 
-async function visit(page, server, pathName, name, violations) {
+async function visit(page, server, pathName, name, violations, status = 200) {
   violations.length = 0;
   const res = await page.goto(`${server.admin}${pathName}`, { waitUntil: 'load' });
-  check(`${name}: 200`, res && res.status() === 200, res ? `${res.status()}` : 'no response');
+  check(`${name}: ${status}`, res && res.status() === status, res ? `${res.status()}` : 'no response');
   const csp = res ? (await res.allHeaders())['content-security-policy'] || '' : '';
   check(`${name}: strict CSP`, csp.includes("default-src 'none'") && csp.includes("style-src 'self'"), csp);
   const facts = await page.evaluate(() => ({
@@ -244,15 +249,39 @@ async function browse(server, names) {
     check('campaign: the title is the script as text', f.h1 === `Campaign ${XSS}`, f.h1);
     check('campaign: hostile queries as text', f.text.includes('<img src=x onerror=alert(2)>'));
 
-    for (const [p, name] of [['/admin/jobs', 'jobs'], ['/admin/clients', 'clients']]) {
-      const linked = await page.locator(`header nav a[href="${p}"]`).count();
-      if (linked > 0) {
-        f = await visit(page, server, p, name, violations);
-        check(`${name}: a chart with points`, f.circles >= 1, `${f.circles}`);
-      } else {
-        console.log(`skip ${name}: not offered by this build yet`);
-      }
+    for (const p of ['/admin/jobs', '/admin/clients']) {
+      check(`navigation links ${p}`, (await page.locator(`header nav a[href="${p}"]`).count()) === 1);
     }
+    f = await visit(page, server, '/admin/clients', 'clients', violations);
+    check('clients: the per-day chart has points', f.circles >= 2, `${f.circles}`);
+    check('clients: the versions of the day as bars', f.bars >= 3 && ['1.0.0', '1.1.0', '1.2.0'].every((v) => f.text.includes(v)), `${f.bars}`);
+    const clients = await call('GET', `${server.admin}/admin/clients`, undefined, { expect: 200 });
+    const today = clients.days[clients.days.length - 1];
+    check('clients: today counted with the 24 seeded clients active', today && today.active === 24 && today.registrations === 24, JSON.stringify(today));
+    check('clients: no client name on the page', !f.text.includes(names.client), names.client);
+
+    // The jobs page: the seeding's runs, then one more through its own form at a chosen time.
+    f = await visit(page, server, '/admin/jobs', 'jobs', violations);
+    check('jobs: charts of durations have points', f.circles >= 4, `${f.circles}`);
+    check('jobs: the seeding runs are listed', f.text.includes('created') && f.text.includes('aggregated') && f.text.includes('clientDays'));
+    const form = page.locator('form[action="/admin/jobs/prune-clients"]');
+    const offered = await form.locator('input[name="at"]').inputValue();
+    const chosen = new Date(Date.parse(offered) - 86_400_000).toISOString();
+    await form.locator('input[name="at"]').fill(chosen);
+    await Promise.all([page.waitForURL(`${server.admin}/admin/jobs/prune-clients`), form.locator('button').click()]);
+    const report = await page.locator('body').innerText();
+    check('jobs: the form ran the job as of the chosen time', report.includes(`prune-clients ran as of ${chosen}`), report);
+    f = await visit(page, server, '/admin/jobs', 'jobs-after-run', violations);
+    const history = await call('GET', `${server.admin}/admin/jobs`, undefined, { expect: 200 });
+    const prune = history.jobs.find((j) => j.job === 'prune-clients');
+    const run = prune.runs.find((r) => r.firing === chosen);
+    check('jobs: the history then shows the run', Boolean(run) && run.outcome === 'ok' && run.counts.pruned === 0 && run.instance.split('/').length === 3, JSON.stringify(prune.runs.slice(0, 3)));
+    const localFiring = new Intl.DateTimeFormat('sv-SE', { timeZone: ZONE, dateStyle: 'short', timeStyle: 'medium' }).format(new Date(chosen));
+    check('jobs: the page lists it', f.text.includes(localFiring), localFiring);
+
+    // An unknown campaign: a page saying so, under the same CSP.
+    f = await visit(page, server, '/admin/campaigns/no-such-campaign', 'error-404', violations, 404);
+    check('error: the page says not found', f.h1 === '404 Not Found' && f.text.includes('not found'), f.h1);
 
     // The run-now form of the overview.
     await visit(page, server, '/admin', 'overview-before-run', violations);

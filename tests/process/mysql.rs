@@ -204,9 +204,9 @@ fn protocol_on_mysql_survives_a_restart_with_everything_still_there() {
         );
         clients.push((cname, format!("04{i:062x}")));
     }
-    let at = local(today + Days::new(1), 1, 0).timestamp_millis();
+    let created_at = local(today + Days::new(1), 1, 0).timestamp_millis();
     let created = send(
-        client.post(first.admin_url(&format!("/admin/jobs/create-sketches?at={at}"))),
+        client.post(first.admin_url(&format!("/admin/jobs/create-sketches?at={created_at}"))),
         200,
     );
     assert_eq!(
@@ -273,6 +273,25 @@ fn protocol_on_mysql_survives_a_restart_with_everything_still_there() {
         200,
     );
     assert_eq!(listed["clients"].as_array().map(Vec::len), Some(6));
+    // The history of runs too: the first process's run of create-sketches is listed.
+    let jobs = send(
+        client
+            .get(second.admin_url("/admin/jobs"))
+            .header("accept", "application/json"),
+        200,
+    );
+    assert_eq!(jobs["jobs"][1]["job"], json!("create-sketches"));
+    let runs = jobs["jobs"][1]["runs"].as_array().unwrap();
+    let asked = chrono::DateTime::from_timestamp_millis(created_at)
+        .unwrap()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string();
+    assert!(
+        runs.iter().any(|r| r["firing"] == json!(asked)
+            && r["counts"] == json!({"created": 6, "groups": 2})
+            && r["outcome"] == json!("ok")),
+        "{jobs}"
+    );
     let (first_sketch, first_body) = &submissions[0];
     send(
         client
@@ -514,6 +533,24 @@ fn two_processes_on_one_database_run_each_missed_job_firing_exactly_once() {
             a.output(),
             b.output()
         );
+    }
+    // Each run is in the history both instances share, with the instance that ran it.
+    let runs: Vec<(String, String, String)> = db
+        .conn()
+        .query("SELECT job, instance, outcome FROM job_runs ORDER BY job")
+        .unwrap();
+    assert_eq!(
+        runs.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(),
+        vec![
+            "aggregate-sketches",
+            "collect-garbage",
+            "create-sketches",
+            "prune-clients"
+        ]
+    );
+    for (job, instance, outcome) in &runs {
+        assert_eq!(outcome, "ok", "{job}");
+        assert_eq!(instance.split('/').count(), 3, "{job}: {instance}");
     }
     assert_eq!(a.terminate().code(), Some(0));
     assert_eq!(b.terminate().code(), Some(0));

@@ -3,6 +3,7 @@
 
 mod aggregation;
 mod campaigns;
+mod history;
 mod jobs;
 mod ping;
 mod submission;

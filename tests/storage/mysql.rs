@@ -157,6 +157,10 @@ async fn fresh_database_is_created_and_migrated_to_the_latest_version_with_index
         ("sketches", "sketches_by_client", "clientName,submitted"),
         ("sketches", "sketches_by_day", "campaignName,day,group"),
         ("sketches", "name", "name"),
+        ("job_runs", "job_runs_by_job", "job,started,id"),
+        ("job_runs", "job_runs_by_start", "started"),
+        ("client_days", "PRIMARY", "date"),
+        ("client_day_counts", "PRIMARY", "date,kind,value"),
     ] {
         assert!(
             indexes
@@ -174,6 +178,7 @@ async fn fresh_database_is_created_and_migrated_to_the_latest_version_with_index
         .unwrap();
     assert_eq!(vector_columns, Vec::<String>::new());
     assert_eq!(storage.count_clients().await, Ok(0));
+    assert_eq!(storage.schema_version().await, Ok(Some(latest_version())));
     // Full Unicode survives (the old tables were utf8mb3).
     let mut c = campaign("unicode", false);
     c.display_name = "Grippe 🤒 été".into();

@@ -63,8 +63,8 @@ pub struct Console {
 }
 
 impl Console {
-    /// What an application built in code has without more: the campaign pages from the
-    /// services, an empty history, no log control, no connection count.
+    /// What an application built in code has without more: the campaign, client and job pages
+    /// from the services, an empty history, no log control, no connection count.
     pub fn basic(services: &Services) -> Console {
         Console {
             history: Arc::new(MetricsHistory::default()),
@@ -72,8 +72,8 @@ impl Console {
             logging: None,
             connections: None,
             campaigns: Some(Arc::new(services.campaigns.clone())),
-            clients: None,
-            jobs: None,
+            clients: Some(Arc::new(services.clients.clone())),
+            jobs: Some(Arc::new(services.jobs.clone())),
         }
     }
 
@@ -242,6 +242,15 @@ fn overview_page(
             let reachable = tokio::time::timeout(HEALTH_TIMEOUT, storage_answers(&state.admin))
                 .await
                 .unwrap_or(false);
+            let schema_version = if reachable {
+                tokio::time::timeout(HEALTH_TIMEOUT, state.admin.storage.schema_version())
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .flatten()
+            } else {
+                None
+            };
             let window = state
                 .console
                 .history
@@ -251,6 +260,7 @@ fn overview_page(
                 info: &state.admin.info,
                 now,
                 storage_reachable: reachable,
+                schema_version,
                 connections: state.console.connections.as_ref().map(|c| c.read()),
                 calendar: &calendar,
                 speed: state.console.speed,
@@ -468,7 +478,7 @@ fn campaign_page(
     get, path = "/admin/clients", tag = "admin",
     summary = "Registrations and activity by day, countries, extension versions",
     description = "An HTML page, or its model as JSON when `Accept` prefers `application/json`. \
-        404 when this server does not offer the page (its storage queries are still to come).",
+        404 when this server's console has no source for the page (an application built in code without one).",
     responses(
         (status = 200, description = "The page", content(
             (clients::ClientsPage = "application/json"),
@@ -491,8 +501,10 @@ fn clients_page(
             };
             let now = now(&state.admin);
             let calendar = calendar(&state.admin);
+            // The days before today, and today when counted early (by a run asked as of a
+            // later time): the page keeps the last `DAYS` of them.
             let to = calendar.local_date(now);
-            let from = to - chrono::Duration::days(i64::from(clients::DAYS) - 1);
+            let from = to - chrono::Duration::days(i64::from(clients::DAYS));
             let figures = source.client_figures(from, to).await.map_err(reject)?;
             let model = clients::clients_page(&figures, calendar.time_zone().name(), now);
             Ok::<_, Rejection>(page(accept.as_deref(), &model, |m| {
@@ -506,7 +518,7 @@ fn clients_page(
     get, path = "/admin/jobs", tag = "admin",
     summary = "The nightly jobs' schedule and latest runs",
     description = "An HTML page, or its model as JSON when `Accept` prefers `application/json`. \
-        404 when this server does not offer the page (its storage queries are still to come).",
+        404 when this server's console has no source for the page (an application built in code without one).",
     responses(
         (status = 200, description = "The page", content(
             (jobs::JobsPage = "application/json"),

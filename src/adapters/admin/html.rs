@@ -218,6 +218,26 @@ impl Nav {
 /// A whole document: the layout around `body`, with `title` and the navigation bar naming the
 /// pages this server offers (`pages`), `current` marked.
 pub fn document(title: &str, current: Nav, pages: &[Nav], body: &str) -> String {
+    layout(title, Some(current), pages, body)
+}
+
+/// The page a browser gets instead of an error's `{"errors": [...]}`: the status and each
+/// message, as text.
+pub fn error_document(status: StatusCode, errors: &[String], pages: &[Nav]) -> String {
+    let mut body = String::from("<ul class=\"errors\">");
+    for e in errors {
+        let _ = write!(body, "<li>{}</li>", esc(e));
+    }
+    body.push_str("</ul><p><a href=\"/admin\">Back to the overview</a></p>");
+    let title = format!(
+        "{} {}",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("Error")
+    );
+    layout(&title, None, pages, &body)
+}
+
+fn layout(title: &str, current: Option<Nav>, pages: &[Nav], body: &str) -> String {
     let mut out = String::with_capacity(body.len() + 1024);
     let _ = write!(
         out,
@@ -229,7 +249,7 @@ pub fn document(title: &str, current: Nav, pages: &[Nav], body: &str) -> String 
         esc(title)
     );
     for page in pages {
-        let class = if *page == current {
+        let class = if Some(*page) == current {
             " class=\"current\" aria-current=\"page\""
         } else {
             ""
@@ -458,6 +478,20 @@ mod tests {
         assert_eq!(span(62), "1 min 2 s");
         assert_eq!(span(3 * 3600 + 120), "3 h 2 min");
         assert_eq!(span(2 * 86_400 + 5 * 3600 + 7), "2 d 5 h");
+    }
+
+    #[test]
+    fn an_error_page_shows_the_status_and_each_message_as_text() {
+        let doc = error_document(
+            StatusCode::NOT_FOUND,
+            &["not found".into(), "<b>bold</b>".into()],
+            &[Nav::Overview, Nav::Jobs],
+        );
+        assert!(doc.contains("<title>404 Not Found · pdd-server admin</title>"));
+        assert!(doc.contains("<h1>404 Not Found</h1>"));
+        assert!(doc.contains("<li>not found</li><li>&lt;b&gt;bold&lt;/b&gt;</li>"));
+        assert!(doc.contains("<a href=\"/admin/jobs\">Jobs</a>"));
+        assert!(!doc.contains("aria-current"));
     }
 
     #[test]

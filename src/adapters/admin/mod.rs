@@ -8,6 +8,7 @@ pub mod html;
 pub mod pages;
 pub mod svg;
 
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -15,7 +16,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use warp::filters::path::FullPath;
 use warp::filters::BoxedFilter;
-use warp::http::header::{HeaderMap, HeaderValue, ALLOW, CONTENT_TYPE};
+use warp::http::header::{HeaderMap, HeaderValue, ALLOW, CONTENT_LENGTH, CONTENT_TYPE};
 use warp::http::{Method, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
@@ -113,8 +114,9 @@ pub fn admin_routes(state: AdminState) -> BoxedFilter<(Response,)> {
     admin_routes_with(state, console)
 }
 
-/// Every admin route; failures answered with `{"errors": [...]}`; each request logged at debug
-/// level (health checks and scrapes would drown the API's lines).
+/// Every admin route; failures answered with `{"errors": [...]}`, or with a page showing them
+/// to a client that prefers HTML (a browser); each request logged at debug level (health checks
+/// and scrapes would drown the API's lines).
 pub fn admin_routes_with(state: AdminState, console: Console) -> BoxedFilter<(Response,)> {
     let state = Arc::new(state);
     let console = Arc::new(ConsoleState {
@@ -122,6 +124,7 @@ pub fn admin_routes_with(state: AdminState, console: Console) -> BoxedFilter<(Re
         pages: console.pages(),
         console,
     });
+    let pages: Arc<[html::Nav]> = console.pages.clone().into();
     let routes = health(&state)
         .or(ping())
         .unify()
@@ -141,9 +144,27 @@ pub fn admin_routes_with(state: AdminState, console: Console) -> BoxedFilter<(Re
         .map(Instant::now)
         .and(warp::method())
         .and(warp::path::full())
+        .and(warp::header::optional::<String>("accept"))
         .and(routes)
+        .then(
+            move |started: Instant,
+                  method: Method,
+                  path: FullPath,
+                  accept: Option<String>,
+                  res: Response| {
+                let pages = pages.clone();
+                async move {
+                    let res = if html::wants_html(accept.as_deref()) {
+                        error_page(res, &pages).await
+                    } else {
+                        res
+                    };
+                    (started, method, path, res)
+                }
+            },
+        )
         .map(
-            |started: Instant, method: Method, path: FullPath, mut res: Response| {
+            |(started, method, path, mut res): (Instant, Method, FullPath, Response)| {
                 let matched = classify_in(ADMIN_ROUTES, &method, path.as_str());
                 if res.status() == StatusCode::METHOD_NOT_ALLOWED {
                     if let Ok(allow) = HeaderValue::from_str(&matched.allow.join(", ")) {
@@ -161,6 +182,44 @@ pub fn admin_routes_with(state: AdminState, console: Console) -> BoxedFilter<(Re
             },
         )
         .boxed()
+}
+
+/// An error answered as `{"errors": [...]}` turned into a page showing the messages (same
+/// status and headers); any other answer as it is.
+async fn error_page(res: Response, pages: &[html::Nav]) -> Response {
+    let is_json = res
+        .headers()
+        .get(CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"application/json"));
+    if !(res.status().is_client_error() || res.status().is_server_error()) || !is_json {
+        return res;
+    }
+    let (parts, mut body) = res.into_parts();
+    let mut bytes = Vec::new();
+    while let Some(Ok(frame)) =
+        std::future::poll_fn(|cx| hyper::body::Body::poll_frame(Pin::new(&mut body), cx)).await
+    {
+        if let Ok(data) = frame.into_data() {
+            bytes.extend_from_slice(&data);
+        }
+    }
+    #[derive(serde::Deserialize)]
+    struct Errors {
+        errors: Vec<String>,
+    }
+    let errors = serde_json::from_slice::<Errors>(&bytes)
+        .map(|e| e.errors)
+        .unwrap_or_default();
+    let mut page = html::html_response(
+        parts.status,
+        html::error_document(parts.status, &errors, pages),
+    );
+    for (name, value) in &parts.headers {
+        if name != CONTENT_TYPE && name != CONTENT_LENGTH && !page.headers().contains_key(name) {
+            page.headers_mut().insert(name, value.clone());
+        }
+    }
+    page
 }
 
 fn text(status: StatusCode, body: &'static str) -> Response {

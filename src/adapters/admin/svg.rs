@@ -121,11 +121,12 @@ pub fn line_chart(title: &str, labels: &[String], lines: &[Line<'_>]) -> String 
         TOP + plot_h,
         WIDTH - RIGHT
     );
-    // About six labels along the bottom, the last one always.
+    // About six labels along the bottom, the last one always (end-anchored, it reaches a whole
+    // label leftwards: a regular label within three quarters of a spacing of it is left out).
     if n > 0 {
         let every = n.div_ceil(6).max(1);
         for i in (0..n).filter(|i| i % every == 0 || *i == n - 1) {
-            if i != n - 1 && n - 1 - i < every / 2 {
+            if i != n - 1 && (n - 1 - i) * 4 < every * 3 {
                 continue;
             }
             // The ends' labels stay inside the drawing.

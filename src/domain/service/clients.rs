@@ -1,16 +1,19 @@
-//! Client registration and the dashboard's views of clients and their activity.
+//! Client registration, the dashboard's views of clients and their activity, and the clients
+//! counted per day (for the operator's console).
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration};
+use chrono::{DateTime, Duration, NaiveDate};
 
 use super::error::ServiceError;
 use super::{now, Context};
-use crate::domain::client::{self, Activity, Client, ClientDetails, ClientInput};
+use crate::domain::client::{
+    self, Activity, Client, ClientBreakdown, ClientDay, ClientDetails, ClientInput,
+};
 use crate::domain::error::Errors;
 use crate::domain::time::Calendar;
 use crate::ports::storage::ClientCursor;
-use crate::ports::{ClientStore, Clock, Metrics, Random};
+use crate::ports::{ClientDayStore, ClientStore, Clock, Metrics, Random};
 
 pub const DEFAULT_PAGE: usize = 1000;
 pub const MAX_PAGE: usize = 10_000;
@@ -18,6 +21,7 @@ pub const MAX_PAGE: usize = 10_000;
 #[derive(Clone)]
 pub struct ClientService {
     clients: Arc<dyn ClientStore>,
+    days: Arc<dyn ClientDayStore>,
     metrics: Arc<dyn Metrics>,
     clock: Arc<dyn Clock>,
     random: Arc<dyn Random>,
@@ -46,6 +50,7 @@ impl ClientService {
     pub fn new(ctx: &Context) -> Self {
         ClientService {
             clients: ctx.storage.clone(),
+            days: ctx.storage.clone(),
             metrics: ctx.metrics.clone(),
             clock: ctx.clock.clone(),
             random: ctx.random.clone(),
@@ -157,6 +162,26 @@ impl ClientService {
             }
         };
         Ok(self.clients.list_activity(client, since).await?)
+    }
+
+    /// Clients registered now.
+    pub async fn count(&self) -> Result<u64, ServiceError> {
+        Ok(self.clients.count_clients().await?)
+    }
+
+    /// The days counted with a date in `[from, to]`, oldest first, and the breakdown of the
+    /// last of them (countries and versions of its active clients).
+    pub async fn days(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<(Vec<ClientDay>, Option<ClientBreakdown>), ServiceError> {
+        let days = self.days.client_days(from, to).await?;
+        let breakdown = match days.last() {
+            Some(last) => self.days.client_breakdown(last.date).await?,
+            None => None,
+        };
+        Ok((days, breakdown))
     }
 }
 

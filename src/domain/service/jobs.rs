@@ -2,18 +2,18 @@
 //! one line per campaign and reports what it did.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fmt;
-use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, NaiveTime, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use tracing::{info, warn};
 
 use super::error::ServiceError;
 use super::{now, Context};
 use crate::domain::campaign::Campaign;
 use crate::domain::grouping::{self, GroupStrategy};
+pub use crate::domain::job::JobKind;
+use crate::domain::job::{run_error, JobRun, Outcome};
 use crate::domain::sketch::{self, Group, Sketch};
 use crate::domain::time::{Calendar, Day};
 use crate::ports::storage::DaySketches;
@@ -21,82 +21,13 @@ use crate::ports::{Clock, Metrics, Random, Storage, StorageError};
 
 /// Activity is kept at least this long (the frequency strategy looks back up to 60 days).
 pub const ACTIVITY_RETENTION_DAYS: i64 = 61;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum JobKind {
-    AggregateSketches,
-    CreateSketches,
-    PruneClients,
-    CollectGarbage,
-}
-
-impl JobKind {
-    pub const ALL: [JobKind; 4] = [
-        JobKind::AggregateSketches,
-        JobKind::CreateSketches,
-        JobKind::PruneClients,
-        JobKind::CollectGarbage,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            JobKind::AggregateSketches => "aggregate-sketches",
-            JobKind::CreateSketches => "create-sketches",
-            JobKind::PruneClients => "prune-clients",
-            JobKind::CollectGarbage => "collect-garbage",
-        }
-    }
-
-    /// The local time of day it fires at.
-    pub fn local_time(self) -> NaiveTime {
-        let (h, m) = match self {
-            JobKind::AggregateSketches => (0, 30),
-            JobKind::CreateSketches => (1, 0),
-            JobKind::PruneClients => (2, 0),
-            JobKind::CollectGarbage => (3, 0),
-        };
-        NaiveTime::from_hms_opt(h, m, 0).unwrap_or(NaiveTime::MIN)
-    }
-
-    /// The latest scheduled firing at or before `now`.
-    pub fn latest_firing(self, cal: &Calendar, now: DateTime<Utc>) -> DateTime<Utc> {
-        let today = cal.local_date(now);
-        let t = cal.at(today, self.local_time());
-        if t <= now {
-            t
-        } else {
-            cal.at(today - Duration::days(1), self.local_time())
-        }
-    }
-
-    /// The first scheduled firing strictly after `now`.
-    pub fn next_firing(self, cal: &Calendar, now: DateTime<Utc>) -> DateTime<Utc> {
-        let mut date = cal.local_date(now);
-        loop {
-            let t = cal.at(date, self.local_time());
-            if t > now {
-                return t;
-            }
-            date += Duration::days(1);
-        }
-    }
-}
-
-impl fmt::Display for JobKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for JobKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        JobKind::ALL
-            .into_iter()
-            .find(|j| j.name() == s)
-            .ok_or_else(|| format!("unknown job {s:?}"))
-    }
-}
+/// Job runs are kept this long (the console lists the last 100 of each daily job).
+pub const JOB_RUN_RETENTION_DAYS: i64 = 120;
+/// The clients counted per day are kept this long (the console shows 90 days).
+pub const CLIENT_DAY_RETENTION_DAYS: i64 = 366;
+/// Garbage collection counts the clients of yesterday, and of any day not counted yet among
+/// the days before it whose activity is still kept.
+pub const CLIENT_DAYS_LOOK_BACK: i64 = ACTIVITY_RETENTION_DAYS - 1;
 
 /// What a job run did: counters by name, and the campaigns it failed for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -119,11 +50,23 @@ impl JobReport {
     pub fn items(&self) -> u64 {
         self.counts.values().sum()
     }
+
+    /// How the run that made this report ended.
+    pub fn outcome(&self) -> Outcome {
+        if self.interrupted {
+            Outcome::Interrupted
+        } else if !self.failed.is_empty() {
+            Outcome::Failed
+        } else {
+            Outcome::Ok
+        }
+    }
 }
 
 #[derive(Clone)]
 pub struct JobService {
-    /// The jobs use every role but the job ledger (the scheduler's).
+    /// The jobs use every role; of the job ledger, only the history of runs (claims are the
+    /// scheduler's).
     storage: Arc<dyn Storage>,
     metrics: Arc<dyn Metrics>,
     clock: Arc<dyn Clock>,
@@ -132,6 +75,8 @@ pub struct JobService {
     strategy: GroupStrategy,
     prune_threshold: Duration,
     stopping: Arc<AtomicBool>,
+    /// The server process the runs are recorded as run by.
+    instance: Arc<str>,
 }
 
 impl JobService {
@@ -145,11 +90,29 @@ impl JobService {
             strategy: ctx.strategy,
             prune_threshold: ctx.prune_threshold,
             stopping: Arc::new(AtomicBool::new(false)),
+            instance: Arc::from("local"),
         }
+    }
+
+    /// The same service recording its runs as run by `instance` (the scheduler's owner id;
+    /// `local` until named).
+    pub fn with_instance(mut self, instance: &str) -> Self {
+        self.instance = Arc::from(instance);
+        self
+    }
+
+    /// The server process the runs are recorded as run by.
+    pub fn instance(&self) -> &str {
+        &self.instance
     }
 
     pub fn calendar(&self) -> &Calendar {
         &self.calendar
+    }
+
+    /// The last `limit` runs of `job` recorded by any instance, newest first.
+    pub async fn runs(&self, job: JobKind, limit: usize) -> Result<Vec<JobRun>, ServiceError> {
+        Ok(self.storage.job_runs(job.name(), limit).await?)
     }
 
     /// Asks running jobs to stop at the next safe point (between campaigns).
@@ -161,9 +124,12 @@ impl JobService {
         self.stopping.load(Ordering::SeqCst)
     }
 
-    /// Runs `job` as if fired at `at`. Fails only when the campaigns cannot be listed; a failure
-    /// for one campaign is logged, reported in `failed` and does not stop the others.
+    /// Runs `job` as if fired at `at`, and records the run in the history (a run that cannot be
+    /// recorded is logged and runs all the same). Fails only when the campaigns cannot be
+    /// listed; a failure for one campaign is logged, reported in `failed` and does not stop
+    /// the others.
     pub async fn run(&self, job: JobKind, at: DateTime<Utc>) -> Result<JobReport, ServiceError> {
+        let started_at = now(self.clock.as_ref());
         let started = self.clock.monotonic();
         let result = match job {
             JobKind::AggregateSketches => self.per_campaign(job, at).await,
@@ -186,6 +152,31 @@ impl JobService {
             Err(e) => {
                 self.metrics.job_run(job.name(), false, elapsed, 0);
                 tracing::error!(job = job.name(), firing = %at, error = %e, "job run failed");
+            }
+        }
+        let run = JobRun {
+            job: job.name().to_string(),
+            firing: at,
+            instance: self.instance.to_string(),
+            started: started_at,
+            duration_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+            outcome: result.as_ref().map_or(Outcome::Error, JobReport::outcome),
+            counts: result.as_ref().map_or_else(
+                |_| BTreeMap::new(),
+                |r| r.counts.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            ),
+            failed: result
+                .as_ref()
+                .map_or_else(|_| Vec::new(), |r| r.failed.clone()),
+            error: result.as_ref().err().map(|e| run_error(&e.to_string())),
+        };
+        if let Err(e) = self.storage.record_job_run(&run).await {
+            // A run that failed on the storage was logged as such: its record failing too is
+            // no news.
+            if result.is_ok() {
+                warn!(job = job.name(), firing = %at, error = %e, "cannot record the job run in the history");
+            } else {
+                tracing::debug!(job = job.name(), firing = %at, error = %e, "cannot record the job run in the history");
             }
         }
         result
@@ -421,14 +412,69 @@ impl JobService {
         }
         let orphans = storage.delete_orphan_sketches().await?;
         report.add("orphans", orphans);
+        // The clients of each day are counted before that day's activity goes.
+        let counted = self.count_client_days(at, &mut report).await?;
         let retention = Duration::days(ACTIVITY_RETENTION_DAYS).max(self.prune_threshold);
         let activity = storage.delete_activity_before(at - retention).await?;
         report.add("activity", activity);
+        let today = cal.local_date(at);
+        storage
+            .delete_client_days_before(today - Duration::days(CLIENT_DAY_RETENTION_DAYS))
+            .await?;
+        let runs = storage
+            .delete_job_runs_before(at - Duration::days(JOB_RUN_RETENTION_DAYS))
+            .await?;
+        report.add("jobRuns", runs);
         info!(
             job = "collect-garbage",
-            orphans, activity, "orphan sketches and old activity deleted"
+            orphans,
+            activity,
+            client_days = counted,
+            job_runs = runs,
+            "orphan sketches, old activity and old job runs deleted; clients of the day counted"
         );
         Ok(report)
+    }
+
+    /// Counts the clients of the local day before `at`'s (again when counted already: a run
+    /// as of an earlier time may have counted it unfinished), and of each day before it within
+    /// `CLIENT_DAYS_LOOK_BACK` not counted yet (missed while no server ran), oldest first;
+    /// stops between two days on shutdown. Returns how many days were counted.
+    async fn count_client_days(
+        &self,
+        at: DateTime<Utc>,
+        report: &mut JobReport,
+    ) -> Result<u64, ServiceError> {
+        let cal = self.calendar;
+        let yesterday = cal.local_date(at) - Duration::days(1);
+        let first = yesterday - Duration::days(CLIENT_DAYS_LOOK_BACK - 1);
+        let counted: HashSet<NaiveDate> = self
+            .storage
+            .client_days(first, yesterday)
+            .await?
+            .into_iter()
+            .map(|d| d.date)
+            .collect();
+        let mut n = 0;
+        for date in first.iter_days().take_while(|d| *d <= yesterday) {
+            if date != yesterday && counted.contains(&date) {
+                continue;
+            }
+            if self.stopping() {
+                report.interrupted = true;
+                break;
+            }
+            let (from, to) = (
+                cal.at(date, NaiveTime::MIN),
+                cal.at(date + Duration::days(1), NaiveTime::MIN),
+            );
+            let (day, _) = self.storage.count_client_day(date, from, to).await?;
+            info!(job = "collect-garbage", %date, registrations = day.registrations,
+                  active = day.active, "clients of the day counted");
+            n += 1;
+        }
+        report.add("clientDays", n);
+        Ok(n)
     }
 }
 
@@ -436,41 +482,13 @@ impl JobService {
 mod tests {
     use super::*;
 
-    fn utc(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-    }
-
     #[test]
-    fn firings_are_local_times_in_reference_zone() {
-        let cal = Calendar::new(chrono_tz::Europe::London);
-        let now = utc("2018-07-01T00:10:00Z"); // 01:10 BST
-        assert_eq!(
-            JobKind::AggregateSketches.latest_firing(&cal, now),
-            utc("2018-06-30T23:30:00Z")
-        );
-        assert_eq!(
-            JobKind::CreateSketches.latest_firing(&cal, now),
-            utc("2018-07-01T00:00:00Z")
-        );
-        assert_eq!(
-            JobKind::PruneClients.latest_firing(&cal, now),
-            utc("2018-06-30T01:00:00Z")
-        );
-        assert_eq!(
-            JobKind::PruneClients.next_firing(&cal, now),
-            utc("2018-07-01T01:00:00Z")
-        );
-        assert_eq!(
-            JobKind::CreateSketches.next_firing(&cal, utc("2018-07-01T00:00:00Z")),
-            utc("2018-07-02T00:00:00Z")
-        );
-    }
-
-    #[test]
-    fn job_names_round_trip() {
-        for job in JobKind::ALL {
-            assert_eq!(job.name().parse::<JobKind>(), Ok(job));
-        }
-        assert!("nope".parse::<JobKind>().is_err());
+    fn outcomes_of_reports() {
+        let mut report = JobReport::default();
+        assert_eq!(report.outcome(), Outcome::Ok);
+        report.failed.push("c".into());
+        assert_eq!(report.outcome(), Outcome::Failed);
+        report.interrupted = true;
+        assert_eq!(report.outcome(), Outcome::Interrupted);
     }
 }

@@ -1,6 +1,6 @@
 //! The storage port: everything the services keep, split by role — campaigns; clients and
-//! their activity; sketches and groups; aggregations; the job ledger — with [`Storage`] as
-//! their sum. Each method's doc is the contract every adapter is tested against (see the
+//! their activity; the clients counted per day; sketches and groups; aggregations; the job
+//! ledger and its history of runs — with [`Storage`] as their sum. Each method's doc is the contract every adapter is tested against (see the
 //! conformance suite in `tests/storage/conformance`, organised the same way).
 //!
 //! Common failure contract: an adapter that cannot reach its backend returns
@@ -13,6 +13,7 @@
 
 mod aggregations;
 mod campaigns;
+mod client_days;
 mod clients;
 mod jobs;
 mod sketches;
@@ -21,6 +22,7 @@ use async_trait::async_trait;
 
 pub use aggregations::AggregationStore;
 pub use campaigns::CampaignStore;
+pub use client_days::ClientDayStore;
 pub use clients::{ClientCursor, ClientStore};
 pub use jobs::JobLedger;
 pub use sketches::{DaySketches, SketchStore, SubmitOutcome};
@@ -43,11 +45,15 @@ pub type StorageResult<T> = Result<T, StorageError>;
 /// health check and the scheduler hold the whole.
 #[async_trait]
 pub trait Storage:
-    CampaignStore + ClientStore + SketchStore + AggregationStore + JobLedger
+    CampaignStore + ClientStore + ClientDayStore + SketchStore + AggregationStore + JobLedger
 {
     /// A short name for logs and `server_info` (`memory`, `mysql`).
     fn kind(&self) -> &'static str;
 
     /// Ok when the backend answers; `Unavailable` otherwise.
     async fn health(&self) -> StorageResult<()>;
+
+    /// The version of the backend's schema as recorded in it (the latest migration applied),
+    /// or `Ok(None)` for a backend without a schema (memory).
+    async fn schema_version(&self) -> StorageResult<Option<u32>>;
 }

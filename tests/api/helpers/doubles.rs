@@ -6,17 +6,18 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use pdd_server::adapters::storage::memory::MemoryStorage;
 use pdd_server::domain::campaign::Campaign;
-use pdd_server::domain::client::{Activity, Client, ClientDetails};
+use pdd_server::domain::client::{Activity, Client, ClientBreakdown, ClientDay, ClientDetails};
+use pdd_server::domain::job::JobRun;
 use pdd_server::domain::sketch::{Aggregation, Group, Sketch, Submission};
 use pdd_server::domain::time::Day;
 use pdd_server::ports::storage::{ClientCursor, DaySketches, SubmitOutcome};
 use pdd_server::ports::{
-    AggregationStore, CampaignStore, ClientStore, Geocoder, JobLedger, SketchStore, Storage,
-    StorageError, StorageResult,
+    AggregationStore, CampaignStore, ClientDayStore, ClientStore, Geocoder, JobLedger, SketchStore,
+    Storage, StorageError, StorageResult,
 };
 
 /// Knows one country per address.
@@ -33,12 +34,14 @@ impl Geocoder for MapGeocoder {
 }
 
 /// Memory storage that can be switched off (every call answers `Unavailable`, as a database
-/// that went away) or broken (every call answers `Failure`, as a backend fault).
+/// that went away) or broken (every call answers `Failure`, as a backend fault), or whose
+/// campaign listing alone is broken (the jobs cannot run; everything else works).
 #[derive(Default)]
 pub struct SwitchableStorage {
     pub inner: MemoryStorage,
     down: AtomicBool,
     broken: AtomicBool,
+    listing_broken: AtomicBool,
     /// When set, client list reads after this many fail with `Unavailable`.
     client_lists_left: std::sync::Mutex<Option<usize>>,
 }
@@ -50,6 +53,10 @@ impl SwitchableStorage {
 
     pub fn set_broken(&self, broken: bool) {
         self.broken.store(broken, Ordering::SeqCst);
+    }
+
+    pub fn set_listing_broken(&self, broken: bool) {
+        self.listing_broken.store(broken, Ordering::SeqCst);
     }
 
     /// Lets `reads` more client list reads succeed, then fails the others (a database lost in
@@ -80,6 +87,35 @@ impl Storage for SwitchableStorage {
         self.up()?;
         self.inner.health().await
     }
+    async fn schema_version(&self) -> StorageResult<Option<u32>> {
+        self.up()?;
+        self.inner.schema_version().await
+    }
+}
+
+#[async_trait]
+impl ClientDayStore for SwitchableStorage {
+    async fn count_client_day(
+        &self,
+        date: NaiveDate,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StorageResult<(ClientDay, ClientBreakdown)> {
+        self.up()?;
+        self.inner.count_client_day(date, from, to).await
+    }
+    async fn client_days(&self, from: NaiveDate, to: NaiveDate) -> StorageResult<Vec<ClientDay>> {
+        self.up()?;
+        self.inner.client_days(from, to).await
+    }
+    async fn client_breakdown(&self, date: NaiveDate) -> StorageResult<Option<ClientBreakdown>> {
+        self.up()?;
+        self.inner.client_breakdown(date).await
+    }
+    async fn delete_client_days_before(&self, before: NaiveDate) -> StorageResult<u64> {
+        self.up()?;
+        self.inner.delete_client_days_before(before).await
+    }
 }
 
 #[async_trait]
@@ -94,6 +130,11 @@ impl CampaignStore for SwitchableStorage {
     }
     async fn list_campaigns(&self) -> StorageResult<Vec<Campaign>> {
         self.up()?;
+        if self.listing_broken.load(Ordering::SeqCst) {
+            return Err(StorageError::Failure(
+                "table campaigns is marked as crashed".into(),
+            ));
+        }
         self.inner.list_campaigns().await
     }
     async fn replace_campaign(&self, c: &Campaign) -> StorageResult<()> {
@@ -267,5 +308,17 @@ impl JobLedger for SwitchableStorage {
     async fn release_job(&self, job: &str, owner: &str) -> StorageResult<()> {
         self.up()?;
         self.inner.release_job(job, owner).await
+    }
+    async fn record_job_run(&self, run: &JobRun) -> StorageResult<()> {
+        self.up()?;
+        self.inner.record_job_run(run).await
+    }
+    async fn job_runs(&self, job: &str, limit: usize) -> StorageResult<Vec<JobRun>> {
+        self.up()?;
+        self.inner.job_runs(job, limit).await
+    }
+    async fn delete_job_runs_before(&self, before: DateTime<Utc>) -> StorageResult<u64> {
+        self.up()?;
+        self.inner.delete_job_runs_before(before).await
     }
 }

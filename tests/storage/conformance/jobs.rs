@@ -1,9 +1,11 @@
 //! Conformance cases of `JobLedger`.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 
+use pdd_server::domain::job::{JobRun, Outcome};
 use pdd_server::ports::Storage;
 
 use super::fixtures::*;
@@ -214,4 +216,109 @@ pub async fn concurrent_claims_of_one_firing_grant_exactly_one(s: Arc<dyn Storag
         )
         .await
         .unwrap());
+}
+
+fn run(job: &str, started: DateTime<Utc>, outcome: Outcome) -> JobRun {
+    JobRun {
+        job: job.to_string(),
+        firing: started - Duration::minutes(1),
+        instance: "host-a/4242/0a1b2c3d".to_string(),
+        started,
+        duration_ms: 1234,
+        outcome,
+        counts: BTreeMap::from([("created".to_string(), 12), ("groups".to_string(), 0)]),
+        failed: Vec::new(),
+        error: None,
+    }
+}
+
+pub async fn job_runs_round_trip_every_field(s: Arc<dyn Storage>) {
+    assert_eq!(s.job_runs("create-sketches", 10).await.unwrap(), vec![]);
+    let ok = run("create-sketches", t(HOUR + 7), Outcome::Ok);
+    let failed = JobRun {
+        failed: vec!["campaign-b".into(), "campaign-é".into()],
+        duration_ms: u64::from(u32::MAX) + 5,
+        ..run("create-sketches", t(2 * HOUR), Outcome::Failed)
+    };
+    let error = JobRun {
+        counts: BTreeMap::new(),
+        error: Some("storage unavailable: connection refused ‘x’".into()),
+        ..run("create-sketches", t(3 * HOUR), Outcome::Error)
+    };
+    let interrupted = run("create-sketches", t(4 * HOUR), Outcome::Interrupted);
+    for r in [&ok, &failed, &error, &interrupted] {
+        s.record_job_run(r).await.unwrap();
+    }
+    assert_eq!(
+        s.job_runs("create-sketches", 10).await.unwrap(),
+        vec![interrupted, error, failed, ok]
+    );
+}
+
+pub async fn job_runs_are_newest_first_per_job_limited_and_ties_last_recorded_first(
+    s: Arc<dyn Storage>,
+) {
+    for i in 0..5 {
+        s.record_job_run(&run("prune-clients", t(i * DAY_MS), Outcome::Ok))
+            .await
+            .unwrap();
+    }
+    s.record_job_run(&run("collect-garbage", t(10 * DAY_MS), Outcome::Ok))
+        .await
+        .unwrap();
+    // Two runs started at the same instant: the one recorded last comes first.
+    let first = JobRun {
+        instance: "first".into(),
+        ..run("prune-clients", t(2 * DAY_MS), Outcome::Ok)
+    };
+    let second = JobRun {
+        instance: "second".into(),
+        ..run("prune-clients", t(2 * DAY_MS), Outcome::Ok)
+    };
+    s.record_job_run(&first).await.unwrap();
+    s.record_job_run(&second).await.unwrap();
+    let runs = s.job_runs("prune-clients", 4).await.unwrap();
+    let seen: Vec<(DateTime<Utc>, &str)> = runs
+        .iter()
+        .map(|r| (r.started, r.instance.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            (t(4 * DAY_MS), "host-a/4242/0a1b2c3d"),
+            (t(3 * DAY_MS), "host-a/4242/0a1b2c3d"),
+            (t(2 * DAY_MS), "second"),
+            (t(2 * DAY_MS), "first"),
+        ]
+    );
+    assert_eq!(s.job_runs("prune-clients", 100).await.unwrap().len(), 7);
+    assert_eq!(s.job_runs("collect-garbage", 100).await.unwrap().len(), 1);
+    assert_eq!(s.job_runs("no-such-job", 100).await.unwrap(), vec![]);
+    assert_eq!(s.job_runs("prune-clients", 0).await.unwrap(), vec![]);
+}
+
+pub async fn delete_job_runs_before_is_strict_across_jobs_and_counts(s: Arc<dyn Storage>) {
+    for (job, day) in [
+        ("prune-clients", 0),
+        ("prune-clients", 1),
+        ("collect-garbage", 1),
+        ("collect-garbage", 2),
+    ] {
+        s.record_job_run(&run(job, t(day * DAY_MS), Outcome::Ok))
+            .await
+            .unwrap();
+    }
+    assert_eq!(s.delete_job_runs_before(t(DAY_MS)).await.unwrap(), 1);
+    assert_eq!(s.delete_job_runs_before(t(DAY_MS)).await.unwrap(), 0);
+    let left = |runs: Vec<JobRun>| runs.iter().map(|r| r.started).collect::<Vec<_>>();
+    assert_eq!(
+        left(s.job_runs("prune-clients", 10).await.unwrap()),
+        vec![t(DAY_MS)]
+    );
+    assert_eq!(
+        s.delete_job_runs_before(t(2 * DAY_MS + 1)).await.unwrap(),
+        3
+    );
+    assert_eq!(s.job_runs("collect-garbage", 10).await.unwrap(), vec![]);
+    assert_eq!(s.job_runs("prune-clients", 10).await.unwrap(), vec![]);
 }

@@ -1,7 +1,8 @@
 //! Generic conformance cases for `Storage` adapters: each case is an async function taking a
 //! fresh, empty storage and checking one part of the contract documented in
 //! `src/ports/storage/`. The cases are organised as the port is, one file per role
-//! (`campaigns.rs`, `clients.rs`, `sketches.rs`, `aggregations.rs`, `jobs.rs`); this module
+//! (`campaigns.rs`, `clients.rs`, `client_days.rs`, `sketches.rs`, `aggregations.rs`,
+//! `jobs.rs`); this module
 //! holds the sum's own case, the factory's [`Instance`] and the macro.
 //!
 //! Instantiate the whole suite for an adapter with one macro call in this test binary (in
@@ -28,6 +29,7 @@
 
 mod aggregations;
 mod campaigns;
+mod client_days;
 mod clients;
 mod fixtures;
 mod jobs;
@@ -40,6 +42,7 @@ use pdd_server::ports::Storage;
 
 pub use aggregations::*;
 pub use campaigns::*;
+pub use client_days::*;
 pub use clients::*;
 pub use jobs::*;
 pub use sketches::*;
@@ -100,6 +103,11 @@ macro_rules! conformance_tests {
             prune_clients_deletes_old_clients_without_recent_activity,
             delete_activity_before_is_strict_and_counts,
             concurrent_pings_of_one_client_are_all_recorded,
+            // client_days.rs
+            count_client_day_counts_registrations_active_and_last_activity_in_half_open_day,
+            count_client_day_again_replaces_the_day_and_its_breakdown,
+            client_days_are_listed_oldest_first_in_the_closed_range_and_deleted_before,
+            schema_version_answers,
             // sketches.rs
             create_day_sketches_stores_groups_and_sketches,
             create_day_sketches_twice_is_already_exists_and_writes_nothing,
@@ -122,6 +130,9 @@ macro_rules! conformance_tests {
             job_claim_refuses_live_lease_of_another_owner_and_takes_expired_one,
             job_complete_keeps_the_later_firing,
             concurrent_claims_of_one_firing_grant_exactly_one,
+            job_runs_round_trip_every_field,
+            job_runs_are_newest_first_per_job_limited_and_ties_last_recorded_first,
+            delete_job_runs_before_is_strict_across_jobs_and_counts,
         ]);
     };
     (@cases $backend:ident, $factory:expr, [$($case:ident),* $(,)?]) => {

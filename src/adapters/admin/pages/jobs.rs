@@ -13,56 +13,13 @@ use super::overview::run_form;
 use crate::adapters::admin::html::{document, esc, local_time, number, ser_time, thead, Nav};
 use crate::adapters::admin::svg::{line_chart, Line};
 use crate::adapters::http::dto::format_time;
-use crate::domain::service::jobs::{JobKind, JobReport};
+use crate::domain::job::{JobRun, Outcome};
+use crate::domain::service::jobs::{JobKind, JobReport, JobService};
 use crate::domain::service::ServiceError;
 use crate::domain::time::Calendar;
 
 /// Runs listed per job.
 pub const RUNS: usize = 100;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-#[schema(as = JobOutcome)]
-pub enum Outcome {
-    /// Done for every campaign.
-    Ok,
-    /// Done, but failed for some campaigns.
-    Failed,
-    /// Stopped at a safe point for shutdown.
-    Interrupted,
-    /// Could not run (the campaigns could not be listed).
-    Error,
-}
-
-/// One run of a job, as the job ledger keeps it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JobRun {
-    pub job: JobKind,
-    /// The scheduled time it ran as of.
-    pub firing: DateTime<Utc>,
-    /// Which server process ran it.
-    pub instance: String,
-    pub started: DateTime<Utc>,
-    pub duration_ms: u64,
-    pub outcome: Outcome,
-    pub counts: BTreeMap<String, u64>,
-    /// Campaigns it failed for.
-    pub failed: Vec<String>,
-    pub error: Option<String>,
-}
-
-impl JobRun {
-    /// The outcome of a report.
-    pub fn outcome_of(report: &JobReport) -> Outcome {
-        if report.interrupted {
-            Outcome::Interrupted
-        } else if !report.failed.is_empty() {
-            Outcome::Failed
-        } else {
-            Outcome::Ok
-        }
-    }
-}
 
 /// Where the jobs page reads the run history from.
 #[async_trait]
@@ -71,9 +28,54 @@ pub trait JobHistory: Send + Sync + 'static {
     async fn job_runs(&self, job: JobKind, limit: usize) -> Result<Vec<JobRun>, ServiceError>;
 }
 
+/// The history every instance records in the job ledger.
+#[async_trait]
+impl JobHistory for JobService {
+    async fn job_runs(&self, job: JobKind, limit: usize) -> Result<Vec<JobRun>, ServiceError> {
+        self.runs(job, limit).await
+    }
+}
+
+/// How a run ended, as the page names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[schema(as = JobOutcome)]
+pub enum OutcomeView {
+    /// Done for every campaign.
+    Ok,
+    /// Done, but failed for some campaigns.
+    Failed,
+    /// Stopped at a safe point for shutdown.
+    Interrupted,
+    /// Could not run.
+    Error,
+}
+
+impl From<Outcome> for OutcomeView {
+    fn from(o: Outcome) -> Self {
+        match o {
+            Outcome::Ok => OutcomeView::Ok,
+            Outcome::Failed => OutcomeView::Failed,
+            Outcome::Interrupted => OutcomeView::Interrupted,
+            Outcome::Error => OutcomeView::Error,
+        }
+    }
+}
+
+impl OutcomeView {
+    fn as_str(self) -> &'static str {
+        match self {
+            OutcomeView::Ok => "ok",
+            OutcomeView::Failed => "failed",
+            OutcomeView::Interrupted => "interrupted",
+            OutcomeView::Error => "error",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
 #[schema(as = JobRun)]
+#[serde(rename_all = "camelCase")]
 pub struct RunView {
     #[serde(serialize_with = "ser_time")]
     pub firing: DateTime<Utc>,
@@ -81,7 +83,7 @@ pub struct RunView {
     #[serde(serialize_with = "ser_time")]
     pub started: DateTime<Utc>,
     pub duration_ms: u64,
-    pub outcome: Outcome,
+    pub outcome: OutcomeView,
     pub counts: BTreeMap<String, u64>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub failed: Vec<String>,
@@ -131,7 +133,7 @@ pub fn jobs_page(runs: Vec<Vec<JobRun>>, calendar: &Calendar, now: DateTime<Utc>
                             instance: r.instance,
                             started: r.started,
                             duration_ms: r.duration_ms,
-                            outcome: r.outcome,
+                            outcome: r.outcome.into(),
                             counts: r.counts,
                             failed: r.failed,
                             error: r.error,
@@ -140,15 +142,6 @@ pub fn jobs_page(runs: Vec<Vec<JobRun>>, calendar: &Calendar, now: DateTime<Utc>
                 }
             })
             .collect(),
-    }
-}
-
-fn outcome_name(o: Outcome) -> &'static str {
-    match o {
-        Outcome::Ok => "ok",
-        Outcome::Failed => "failed",
-        Outcome::Interrupted => "interrupted",
-        Outcome::Error => "error",
     }
 }
 
@@ -206,11 +199,14 @@ pub fn render(model: &JobsPage, pages: &[Nav]) -> String {
         );
         out.push_str("<tbody>");
         for r in &j.runs {
-            let counts: Vec<String> = r
+            let mut counts: Vec<String> = r
                 .counts
                 .iter()
                 .map(|(k, v)| format!("{k} {}", number(*v as f64)))
                 .collect();
+            if counts.is_empty() {
+                counts.push("—".into());
+            }
             let mut error = r.error.clone().unwrap_or_default();
             if !r.failed.is_empty() {
                 if !error.is_empty() {
@@ -229,7 +225,7 @@ pub fn render(model: &JobsPage, pages: &[Nav]) -> String {
                 esc(&format!("{:.3} s", r.duration_ms as f64 / 1000.0)),
                 esc(&counts.join(", ")),
                 esc(&error),
-                outcome = outcome_name(r.outcome),
+                outcome = r.outcome.as_str(),
             );
         }
         out.push_str("</tbody></table></section>");
@@ -296,7 +292,7 @@ mod tests {
     fn run(job: JobKind, day: u32, outcome: Outcome) -> JobRun {
         let firing = utc(&format!("2018-05-{day:02}T00:00:00Z")) + chrono::Duration::hours(1);
         JobRun {
-            job,
+            job: job.name().to_string(),
             firing,
             instance: "<b>host</b>".into(),
             started: firing + chrono::Duration::seconds(2),
@@ -350,15 +346,5 @@ mod tests {
         assert!(html.contains("<a href=\"/admin\">Back to Overview</a>"));
         let html = render_report(JobKind::CreateSketches, &at, &report, &Nav::ALL);
         assert!(html.contains("<a href=\"/admin/jobs\">Back to Jobs</a>"));
-    }
-
-    #[test]
-    fn outcomes_of_reports() {
-        let mut report = JobReport::default();
-        assert_eq!(JobRun::outcome_of(&report), Outcome::Ok);
-        report.failed.push("c".into());
-        assert_eq!(JobRun::outcome_of(&report), Outcome::Failed);
-        report.interrupted = true;
-        assert_eq!(JobRun::outcome_of(&report), Outcome::Interrupted);
     }
 }

@@ -27,8 +27,8 @@ pub struct Connections {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
 #[schema(as = OverviewPage)]
+#[serde(rename_all = "camelCase")]
 pub struct Overview {
     pub version: String,
     pub build: String,
@@ -48,9 +48,13 @@ pub struct Overview {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct StorageStatus {
     pub kind: String,
     pub reachable: bool,
+    /// The schema version recorded in the database (none for memory storage).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema_version: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -105,6 +109,7 @@ pub struct OverviewInputs<'a> {
     pub info: &'a ServerInfo,
     pub now: DateTime<Utc>,
     pub storage_reachable: bool,
+    pub schema_version: Option<u32>,
     pub connections: Option<Connections>,
     pub calendar: &'a Calendar,
     pub speed: u32,
@@ -117,6 +122,7 @@ pub fn overview(inputs: OverviewInputs<'_>) -> Overview {
         info,
         now,
         storage_reachable,
+        schema_version,
         connections,
         calendar,
         speed,
@@ -144,6 +150,7 @@ pub fn overview(inputs: OverviewInputs<'_>) -> Overview {
         storage: StorageStatus {
             kind: info.storage.clone(),
             reachable: storage_reachable,
+            schema_version,
         },
         geocoder: info.geocoder.clone(),
         metrics: info.metrics.split('+').map(str::to_owned).collect(),
@@ -249,10 +256,14 @@ pub fn render(model: &Overview, pages: &[Nav]) -> String {
     let zone: chrono_tz::Tz = model.scheduler.time_zone.parse().unwrap_or(chrono_tz::UTC);
     row(&mut out, "Started", &local_time(&model.start_time, zone));
     row(&mut out, "Uptime", &span(model.uptime_seconds));
+    let kind = match model.storage.schema_version {
+        Some(v) => format!("{} (schema version {v})", model.storage.kind),
+        None => model.storage.kind.clone(),
+    };
     let storage = if model.storage.reachable {
-        format!("{} — answers", model.storage.kind)
+        format!("{kind} — answers")
     } else {
-        format!("{} — DOES NOT ANSWER", model.storage.kind)
+        format!("{kind} — DOES NOT ANSWER")
     };
     let _ = write!(
         out,
@@ -447,6 +458,7 @@ mod tests {
             info: &info(),
             now,
             storage_reachable: false,
+            schema_version: None,
             connections: Some(Connections { api: 3, admin: 1 }),
             calendar: &cal,
             speed: 1,
@@ -474,7 +486,7 @@ mod tests {
             serde_json::json!([1.0, 1.0, 1.0, 1.0])
         );
         let html = render(&model, &Nav::ALL);
-        assert!(html.contains("DOES NOT ANSWER"));
+        assert!(html.contains("memory — DOES NOT ANSWER"));
         assert!(html.contains("3 API, 1 admin"));
         assert_eq!(html.matches("<circle class=\"pt\"").count(), 12);
         assert_eq!(
@@ -483,5 +495,20 @@ mod tests {
             4
         );
         assert!(html.contains("action=\"/admin/jobs/collect-garbage\""));
+        let model = overview(OverviewInputs {
+            info: &info(),
+            now,
+            storage_reachable: true,
+            schema_version: Some(6),
+            connections: None,
+            calendar: &cal,
+            speed: 1,
+            history: &window,
+        });
+        assert_eq!(
+            serde_json::to_value(&model).unwrap()["storage"],
+            serde_json::json!({"kind": "memory", "reachable": true, "schemaVersion": 6})
+        );
+        assert!(render(&model, &Nav::ALL).contains("memory (schema version 6) — answers"));
     }
 }

@@ -1,9 +1,10 @@
-//! The job ledger in memory.
+//! The job ledger and its history of runs in memory.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::MemoryStorage;
+use crate::domain::job::JobRun;
 use crate::ports::{JobLedger, StorageResult};
 
 #[async_trait]
@@ -57,5 +58,35 @@ impl JobLedger for MemoryStorage {
             }
         }
         Ok(())
+    }
+
+    async fn record_job_run(&self, run: &JobRun) -> StorageResult<()> {
+        let mut inner = self.write();
+        inner.job_run_seq += 1;
+        let key = (run.job.clone(), run.started, inner.job_run_seq);
+        inner.job_runs.insert(key, run.clone());
+        Ok(())
+    }
+
+    async fn job_runs(&self, job: &str, limit: usize) -> StorageResult<Vec<JobRun>> {
+        let inner = self.read();
+        let from = (job.to_string(), DateTime::<Utc>::MIN_UTC, 0);
+        let to = (job.to_string(), DateTime::<Utc>::MAX_UTC, u64::MAX);
+        Ok(inner
+            .job_runs
+            .range(from..=to)
+            .rev()
+            .take(limit)
+            .map(|(_, run)| run.clone())
+            .collect())
+    }
+
+    async fn delete_job_runs_before(&self, before: DateTime<Utc>) -> StorageResult<u64> {
+        let mut inner = self.write();
+        let count = inner.job_runs.len();
+        inner
+            .job_runs
+            .retain(|(_, started, _), _| *started >= before);
+        Ok((count - inner.job_runs.len()) as u64)
     }
 }

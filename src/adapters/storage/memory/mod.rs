@@ -5,6 +5,7 @@
 
 mod aggregations;
 mod campaigns;
+mod client_days;
 mod clients;
 mod jobs;
 mod sketches;
@@ -12,11 +13,12 @@ mod sketches;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::domain::campaign::Campaign;
-use crate::domain::client::{Activity, Client};
+use crate::domain::client::{Activity, Client, ClientBreakdown, ClientDay};
+use crate::domain::job::JobRun;
 use crate::domain::sketch::{Aggregation, Group, Sketch};
 use crate::domain::time::Day;
 use crate::ports::{Storage, StorageResult};
@@ -25,6 +27,8 @@ type DayKey = (String, Day);
 type GroupKey = (String, Day, u32);
 /// Activity is keyed by time and an insertion number, so equal times stay distinct.
 type ActivityKey = (DateTime<Utc>, u64);
+/// Job runs are keyed by job, start and an insertion number.
+type RunKey = (String, DateTime<Utc>, u64);
 
 #[derive(Default)]
 struct JobState {
@@ -49,6 +53,9 @@ struct Inner {
     raw_sums: BTreeMap<DayKey, Vec<i64>>,
     aggregations: BTreeMap<DayKey, Aggregation>,
     jobs: HashMap<String, JobState>,
+    job_runs: BTreeMap<RunKey, JobRun>,
+    job_run_seq: u64,
+    client_days: BTreeMap<NaiveDate, (ClientDay, ClientBreakdown)>,
 }
 
 impl Inner {
@@ -159,5 +166,9 @@ impl Storage for MemoryStorage {
 
     async fn health(&self) -> StorageResult<()> {
         Ok(())
+    }
+
+    async fn schema_version(&self) -> StorageResult<Option<u32>> {
+        Ok(None)
     }
 }

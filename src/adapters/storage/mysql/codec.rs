@@ -1,6 +1,8 @@
 //! How domain values are kept in columns: times as DATETIME(3) in UTC, vocabularies in the old
 //! server's line format, count vectors space-separated, big sums as decimal strings.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Timelike, Utc};
 use num_bigint::BigUint;
 use r2d2_mysql::mysql::prelude::FromValue;
@@ -129,6 +131,49 @@ pub fn decode_sum(s: &str) -> Result<Vec<BigUint>, StorageError> {
         .collect()
 }
 
+/// A date as a DATE parameter.
+pub fn date_value(d: NaiveDate) -> Value {
+    use chrono::Datelike;
+    Value::Date(
+        u16::try_from(d.year()).unwrap_or(0),
+        d.month() as u8,
+        d.day() as u8,
+        0,
+        0,
+        0,
+        0,
+    )
+}
+
+/// Column `i` of `row` as a date.
+pub fn date_col(row: &mut Row, i: usize) -> Result<NaiveDate, StorageError> {
+    date_from(col::<Value>(row, i)?)
+}
+
+/// Reads a DATE column (binary protocol `Date` or text protocol bytes).
+pub fn date_from(v: Value) -> Result<NaiveDate, StorageError> {
+    let bad = |v: &Value| StorageError::Failure(format!("not a date: {v:?}"));
+    match v {
+        Value::Date(y, m, d, ..) => {
+            NaiveDate::from_ymd_opt(y.into(), m.into(), d.into()).ok_or_else(|| bad(&v))
+        }
+        Value::Bytes(ref b) => std::str::from_utf8(b)
+            .ok()
+            .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+            .ok_or_else(|| bad(&v)),
+        other => Err(bad(&other)),
+    }
+}
+
+/// A job run's counters as a JSON object.
+pub fn encode_run_counts(counts: &BTreeMap<String, u64>) -> String {
+    serde_json::to_string(counts).unwrap_or_else(|_| "{}".to_string())
+}
+
+pub fn decode_run_counts(s: &str) -> Result<BTreeMap<String, u64>, StorageError> {
+    serde_json::from_str(s).map_err(|_| StorageError::Failure("malformed job run counts".into()))
+}
+
 /// A group's public keys, in order, as a JSON array (keys of unknown shape stay exact).
 pub fn encode_keys(keys: &[String]) -> String {
     serde_json::to_string(keys).unwrap_or_else(|_| "[]".to_string())
@@ -190,6 +235,23 @@ mod tests {
             Some(millis(t))
         );
         assert_eq!(time_from(Value::NULL).unwrap(), None);
+    }
+
+    #[test]
+    fn dates_and_run_counts_round_trip() {
+        let d = NaiveDate::from_ymd_opt(2018, 5, 12).unwrap();
+        assert_eq!(date_value(d), Value::Date(2018, 5, 12, 0, 0, 0, 0));
+        assert_eq!(date_from(date_value(d)).unwrap(), d);
+        assert_eq!(
+            date_from(Value::Bytes(b"2018-05-13".to_vec())).unwrap(),
+            d.succ_opt().unwrap()
+        );
+        assert!(date_from(Value::NULL).is_err());
+        let counts = BTreeMap::from([("created".to_string(), 12), ("groups".to_string(), 0)]);
+        let text = encode_run_counts(&counts);
+        assert_eq!(text, r#"{"created":12,"groups":0}"#);
+        assert_eq!(decode_run_counts(&text).unwrap(), counts);
+        assert!(decode_run_counts("created=1").is_err());
     }
 
     #[test]

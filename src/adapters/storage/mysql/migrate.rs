@@ -51,6 +51,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "plausibility_and_release_threshold",
         sql: include_str!("../../../../migrations/005_plausibility_and_release_threshold.sql"),
     },
+    Migration {
+        version: 6,
+        name: "console_history",
+        sql: include_str!("../../../../migrations/006_console_history.sql"),
+    },
 ];
 
 /// The schema version a fresh start brings a database to.

@@ -222,6 +222,17 @@ impl Storage for MysqlStorage {
         self.call("health", |db| db.run("SELECT 1", vec![]).map(|_| ()))
             .await
     }
+
+    async fn schema_version(&self) -> StorageResult<Option<u32>> {
+        self.call("schema_version", |db| {
+            db.first::<Option<u32>>(
+                "SELECT MAX(version) FROM schema_version WHERE appliedTime IS NOT NULL",
+                vec![],
+            )
+            .map(Option::flatten)
+        })
+        .await
+    }
 }
 
 #[cfg(test)]

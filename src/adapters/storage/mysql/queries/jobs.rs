@@ -1,12 +1,15 @@
-//! The job ledger in MySQL: the role's implementation and its SQL.
+//! The job ledger and its history of runs in MySQL: the role's implementation and its SQL.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use r2d2_mysql::mysql::{Conn, Row};
 
-use super::super::codec::{col, opt_time_col, time_value};
+use super::super::codec::{
+    col, decode_run_counts, encode_run_counts, opt_time_col, time_col, time_value,
+};
 use super::super::MysqlStorage;
-use super::{s, Db};
+use super::{all, opt, s, Db};
+use crate::domain::job::JobRun;
 use crate::ports::{JobLedger, StorageError, StorageResult};
 
 #[async_trait]
@@ -49,6 +52,25 @@ impl JobLedger for MysqlStorage {
         let (job, owner) = (job.to_string(), owner.to_string());
         self.call("release_job", move |db| release_job(db, &job, &owner))
             .await
+    }
+
+    async fn record_job_run(&self, run: &JobRun) -> StorageResult<()> {
+        let run = run.clone();
+        self.call("record_job_run", move |db| record_job_run(db, &run))
+            .await
+    }
+
+    async fn job_runs(&self, job: &str, limit: usize) -> StorageResult<Vec<JobRun>> {
+        let job = job.to_string();
+        self.call("job_runs", move |db| job_runs(db, &job, limit))
+            .await
+    }
+
+    async fn delete_job_runs_before(&self, before: DateTime<Utc>) -> StorageResult<u64> {
+        self.call("delete_job_runs_before", move |db| {
+            delete_job_runs_before(db, before)
+        })
+        .await
     }
 }
 
@@ -130,4 +152,65 @@ fn release_job(db: &mut Db<Conn>, job: &str, owner: &str) -> StorageResult<()> {
         vec![s(job), s(owner)],
     )?;
     Ok(())
+}
+
+// ---- the history of runs
+
+const RUN_COLUMNS: &str =
+    "job, firing, instance, started, durationMs, outcome, counts, failed, error";
+
+fn run_of(mut r: Row) -> StorageResult<JobRun> {
+    let outcome: String = col(&mut r, 5)?;
+    let counts: String = col(&mut r, 6)?;
+    let failed: String = col(&mut r, 7)?;
+    Ok(JobRun {
+        job: col(&mut r, 0)?,
+        firing: time_col(&mut r, 1)?,
+        instance: col(&mut r, 2)?,
+        started: time_col(&mut r, 3)?,
+        duration_ms: col(&mut r, 4)?,
+        outcome: outcome.parse().map_err(StorageError::Failure)?,
+        counts: decode_run_counts(&counts)?,
+        failed: serde_json::from_str(&failed)
+            .map_err(|_| StorageError::Failure("malformed failed campaigns".into()))?,
+        error: col(&mut r, 8)?,
+    })
+}
+
+fn record_job_run(db: &mut Db<Conn>, run: &JobRun) -> StorageResult<()> {
+    let failed = serde_json::to_string(&run.failed).unwrap_or_else(|_| "[]".to_string());
+    db.run(
+        &format!("INSERT INTO job_runs ({RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+        vec![
+            s(&run.job),
+            time_value(run.firing),
+            s(&run.instance),
+            time_value(run.started),
+            run.duration_ms.into(),
+            s(run.outcome.as_str()),
+            s(&encode_run_counts(&run.counts)),
+            s(&failed),
+            opt(&run.error),
+        ],
+    )?;
+    Ok(())
+}
+
+/// By the `(job, started, id)` index, read backwards.
+fn job_runs(db: &mut Db<Conn>, job: &str, limit: usize) -> StorageResult<Vec<JobRun>> {
+    let rows = db.rows::<Row>(
+        &format!(
+            "SELECT {RUN_COLUMNS} FROM job_runs WHERE job = ? \
+             ORDER BY started DESC, id DESC LIMIT ?"
+        ),
+        vec![s(job), (limit as u64).into()],
+    )?;
+    all(rows, run_of)
+}
+
+fn delete_job_runs_before(db: &mut Db<Conn>, before: DateTime<Utc>) -> StorageResult<u64> {
+    db.run(
+        "DELETE FROM job_runs WHERE started < ?",
+        vec![time_value(before)],
+    )
 }

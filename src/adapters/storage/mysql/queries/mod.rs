@@ -4,6 +4,7 @@
 
 mod aggregations;
 mod campaigns;
+mod client_days;
 mod clients;
 mod jobs;
 mod sketches;
