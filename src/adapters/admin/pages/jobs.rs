@@ -168,11 +168,14 @@ pub fn render(model: &JobsPage, pages: &[Nav]) -> String {
             out.push_str("<p class=\"empty\">No run recorded.</p></section>");
             continue;
         }
+        // Points in the order the runs started, labelled by their start: a run-now as of an
+        // earlier time serves an earlier firing, and labelling by firing made the axis run
+        // backwards there.
         let oldest_first: Vec<&RunView> = j.runs.iter().rev().collect();
         let labels: Vec<String> = oldest_first
             .iter()
             .map(|r| {
-                r.firing
+                r.started
                     .with_timezone(&zone)
                     .format("%m-%d %H:%M")
                     .to_string()
@@ -295,7 +298,8 @@ mod tests {
             job: job.name().to_string(),
             firing,
             instance: "<b>host</b>".into(),
-            started: firing + chrono::Duration::seconds(2),
+            // Late, as after a restart's catch-up: its start and its firing differ.
+            started: firing + chrono::Duration::minutes(90),
             duration_ms: 1500 * day as u64,
             outcome,
             counts: BTreeMap::from([("created".to_string(), 10), ("groups".to_string(), 2)]),
@@ -323,6 +327,9 @@ mod tests {
         assert!(model.jobs[2].runs.is_empty());
         let html = render(&model, &Nav::ALL);
         assert_eq!(html.matches("<circle class=\"pt\"").count(), 2);
+        // The chart's axis is labelled by start (10 May 03:30 BST), not by firing (02:00).
+        assert!(html.contains(">05-10 03:30<"), "{html}");
+        assert!(!html.contains(">05-10 02:00<"), "{html}");
         assert_eq!(html.matches("<form class=\"inline\"").count(), 4);
         assert!(html.contains("created 10, groups 2"));
         assert!(html.contains("failed for c-&lt;1&gt;"));
