@@ -16,11 +16,8 @@ use super::SeededRandom;
 
 /// The services' context over `storage` and `clock`, with no geocoder, no metrics, randomness
 /// seeded with 7, the reference calendar Europe/London, naive grouping and the default prune
-/// threshold (15 days). Change any of them with struct update syntax:
-///
-/// ```ignore
-/// let ctx = Context { calendar: Calendar::new(chrono_tz::UTC), ..context(storage, clock) };
-/// ```
+/// threshold (15 days). Change any of them with struct update syntax, e.g.
+/// `Context { calendar: Calendar::new(chrono_tz::UTC), ..context(storage, clock) }`.
 pub fn context(storage: Arc<dyn Storage>, clock: Arc<dyn Clock>) -> Context {
     Context {
         storage,
