@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 use serde::de::{Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde::Deserialize;
 
+use pdd_server::testing::public_key;
+
 const BIN: &str = env!("CARGO_BIN_EXE_pdd-server");
 const TOKEN: &str = "client-list-bench-token";
 const MYSQL: &str = "127.0.0.1:3306";
@@ -165,7 +167,7 @@ fn register(server: &Server, total: usize, already: usize) {
                         break;
                     }
                     let body = serde_json::json!({
-                        "publicKey": format!("04{:0128x}", i),
+                        "publicKey": public_key(i as usize),
                         "browser": "chrome",
                         "externalName": format!("panel-{i}"),
                     });

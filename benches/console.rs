@@ -24,20 +24,17 @@ use warp::reply::Response;
 
 use pdd_server::adapters::admin::console::Console;
 use pdd_server::adapters::admin::{admin_routes_with, AdminState, ServerInfo};
-use pdd_server::adapters::geocoder::none::NoGeocoder;
 use pdd_server::adapters::metrics::registry::Registry;
 use pdd_server::adapters::random::OsRandom;
 use pdd_server::adapters::storage::memory::MemoryStorage;
-use pdd_server::domain::campaign::{CampaignInput, QueryInput};
 use pdd_server::domain::client::{Activity, Client};
-use pdd_server::domain::grouping::GroupStrategy;
 use pdd_server::domain::job::{JobRun, Outcome};
 use pdd_server::domain::service::jobs::JobKind;
 use pdd_server::domain::service::{Context, Services};
 use pdd_server::domain::sketch::{Aggregation, Stats};
 use pdd_server::domain::time::Calendar;
 use pdd_server::ports::{Metrics, Storage};
-use pdd_server::testing::ManualClock;
+use pdd_server::testing::{campaign_input, context, exact_queries, public_key, ManualClock};
 
 const CAMPAIGNS: usize = 5;
 const DAYS: i64 = 90;
@@ -148,20 +145,12 @@ async fn campaigns_runs_and_history(
     for c in 0..CAMPAIGNS {
         let campaign = services
             .campaigns
-            .create(CampaignInput {
-                display_name: Some(format!("Campaign {c} <with> \"markup\"")),
-                vocabulary: Some(
-                    (0..QUERIES)
-                        .map(|q| QueryInput {
-                            exact: Some(format!("query {q} of {c}")),
-                            terms: None,
-                        })
-                        .collect(),
-                ),
-                start_time: Some(now() - chrono::Duration::days(DAYS + 1)),
-                group_size: Some(50),
-                ..CampaignInput::default()
-            })
+            .create(campaign_input(
+                &format!("Campaign {c} <with> \"markup\""),
+                exact_queries(QUERIES, |q| format!("query {q} of {c}")),
+                now() - chrono::Duration::days(DAYS + 1),
+                50,
+            ))
             .await
             .expect("campaign");
         for day in 0..DAYS {
@@ -260,14 +249,10 @@ async fn admin_over(
     let registry = Arc::new(Registry::new());
     let clock = Arc::new(ManualClock::new(now()));
     let services = Services::new(Context {
-        storage: storage.clone(),
-        geocoder: Arc::new(NoGeocoder),
         metrics: registry.clone(),
-        clock: clock.clone(),
         random: Arc::new(OsRandom),
         calendar: calendar(),
-        strategy: GroupStrategy::Naive,
-        prune_threshold: chrono::Duration::days(15),
+        ..context(storage.clone(), clock.clone())
     });
     let console = Console::basic(&services);
     campaigns_runs_and_history(&storage, &services, &registry, &console, clients).await;
@@ -298,7 +283,7 @@ async fn memory(clients: usize) -> (BoxedFilter<(Response,)>, Duration) {
             .create_client(&Client {
                 name: client_name(i),
                 create_time: create_time(i, clients),
-                public_key: format!("04{i:062x}"),
+                public_key: public_key(i),
                 browser: "firefox".into(),
                 external_name: None,
             })
@@ -424,29 +409,14 @@ mod mysql {
     //! The same on MySQL, in a throw-away database.
 
     use super::*;
-    use pdd_server::adapters::storage::mysql::{quote_identifier, MysqlConfig, MysqlStorage};
+    use pdd_server::adapters::storage::mysql::{MysqlConfig, MysqlStorage};
+    use pdd_server::testing;
     use r2d2_mysql::mysql::prelude::Queryable;
-    use r2d2_mysql::mysql::{Conn, Opts, OptsBuilder, Params, Value};
+    use r2d2_mysql::mysql::{Conn, Params, Value};
     use secrecy::SecretString;
 
-    fn server() -> (String, u16) {
-        let s = std::env::var("PDD_BENCH_MYSQL_SERVER").unwrap_or_else(|_| "127.0.0.1:3306".into());
-        let (h, p) = s.rsplit_once(':').expect("host:port");
-        (h.to_string(), p.parse().expect("port"))
-    }
-
-    fn conn(db: Option<&str>) -> Option<Conn> {
-        let (host, port) = server();
-        Conn::new(Opts::from(
-            OptsBuilder::new()
-                .ip_or_hostname(Some(host))
-                .tcp_port(port)
-                .user(Some("root"))
-                .prefer_socket(false)
-                .db_name(db)
-                .init(vec!["SET time_zone = '+00:00'"]),
-        ))
-        .ok()
+    fn server() -> String {
+        testing::mysql::server_from("PDD_BENCH_MYSQL_SERVER")
     }
 
     fn time(t: DateTime<Utc>) -> Value {
@@ -504,21 +474,20 @@ mod mysql {
     }
 
     pub async fn run(clients: usize) {
-        let Some(mut admin_conn) = conn(None) else {
+        if testing::mysql::connect(&server(), None).is_err() {
             println!("== MySQL: no server at {:?}: skipped", server());
             return;
-        };
+        }
         let db = format!("pdd_console_bench_{}", uuid::Uuid::new_v4().simple());
         let started = Instant::now();
-        let (host, port) = server();
         let storage = MysqlStorage::start(MysqlConfig::new(
-            &format!("{host}:{port}"),
+            &server(),
             "root",
             SecretString::from(""),
             &db,
         ));
         assert!(storage.wait_ready(Duration::from_secs(120)).await);
-        let mut c = conn(Some(&db)).expect("database");
+        let mut c = testing::mysql::connect(&server(), Some(&db)).expect("database");
         insert(
             &mut c,
             "INSERT INTO clients (name, createTime, publicKey, browser) VALUES",
@@ -527,7 +496,7 @@ mod mysql {
                 vec![
                     Value::from(client_name(i)),
                     time(create_time(i, clients)),
-                    Value::from(format!("04{i:062x}")),
+                    Value::from(public_key(i)),
                     Value::from("firefox"),
                 ]
             }),
@@ -560,8 +529,6 @@ mod mysql {
         pages(&admin).await;
         drop(admin);
         drop(storage);
-        admin_conn
-            .query_drop(format!("DROP DATABASE IF EXISTS {}", quote_identifier(&db)))
-            .expect("drop");
+        testing::mysql::drop_database(&server(), &db);
     }
 }

@@ -19,7 +19,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use num_bigint::BigInt;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -30,8 +30,7 @@ use serde_json::{json, Value};
 use pdd_server::app::{Application, Overrides};
 use pdd_server::config::Settings;
 use pdd_server::domain::crypto::ell;
-use pdd_server::domain::time::Calendar;
-use pdd_server::testing::ManualClock;
+use pdd_server::testing::{london_at as london, public_key, ManualClock};
 
 const TOKEN: &str = "load-test-token-0a9f3c71";
 const CAMPAIGNS: usize = 3;
@@ -92,10 +91,6 @@ struct Config {
 }
 
 // ------------------------------------------------------------------ days
-
-fn london(date: NaiveDate, h: u32, m: u32) -> DateTime<Utc> {
-    Calendar::new(chrono_tz::Europe::London).at(date, NaiveTime::from_hms_opt(h, m, 0).unwrap())
-}
 
 /// Campaign day 0 is the day before yesterday; yesterday is day 1 (registrations and first
 /// pings), today day 2 (the peak, submitting day 1's sketches).
@@ -309,15 +304,7 @@ fn drop_database(_: &str) {}
 
 #[cfg(feature = "mysql")]
 fn drop_database(name: &str) {
-    use r2d2_mysql::mysql::prelude::Queryable;
-    let opts = r2d2_mysql::mysql::OptsBuilder::new()
-        .ip_or_hostname(Some("127.0.0.1"))
-        .tcp_port(3306)
-        .user(Some("root"))
-        .prefer_socket(false);
-    if let Ok(mut conn) = r2d2_mysql::mysql::Conn::new(opts) {
-        let _ = conn.query_drop(format!("DROP DATABASE IF EXISTS `{name}`"));
-    }
+    pdd_server::testing::mysql::drop_database(MYSQL, name);
 }
 
 /// Runs `calls` (each a sequence run in order) on `connections` concurrent workers, stopping
@@ -508,7 +495,7 @@ async fn drive(config: &Config, server: &Server, days: &Days) -> bool {
     let deadline = Instant::now() + config.bound;
     let mut browsers: Vec<Browser> = (0..config.clients)
         .map(|i| Browser {
-            key: format!("04{:0128x}", (i as u128 + 1) * 0x9e37_79b9_7f4a_7c15),
+            key: public_key(i),
             name: String::new(),
         })
         .collect();

@@ -13,28 +13,24 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
-use chrono_tz::Europe::London;
-use num_bigint::{BigInt, Sign};
+use chrono::NaiveDate;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use pdd_server::adapters::geocoder::none::NoGeocoder;
-use pdd_server::adapters::metrics::noop::NoopMetrics;
 use pdd_server::adapters::random::OsRandom;
 use pdd_server::adapters::storage::memory::MemoryStorage;
-use pdd_server::domain::campaign::{Campaign, CampaignInput, QueryInput};
-use pdd_server::domain::client::{Client, ClientInput};
-use pdd_server::domain::crypto::ell;
-use pdd_server::domain::grouping::GroupStrategy;
+use pdd_server::domain::campaign::Campaign;
+use pdd_server::domain::client::Client;
 use pdd_server::domain::service::jobs::JobKind;
 use pdd_server::domain::service::ping::{Command, PingInput};
 use pdd_server::domain::service::sketches::SubmissionInput;
 use pdd_server::domain::service::{Context, Services};
 use pdd_server::domain::sketch;
-use pdd_server::domain::time::Calendar;
 use pdd_server::ports::Storage;
-use pdd_server::testing::ManualClock;
+use pdd_server::testing::{
+    blinded, campaign_input, cancelling_blinds, client_input, context, exact_queries,
+    london_at as london, ManualClock,
+};
 
 /// The server's allocator (see `src/main.rs`), counting allocations to show what a request
 /// costs besides time.
@@ -81,10 +77,6 @@ fn main() {
         .build()
         .expect("runtime")
         .block_on(run(clients));
-}
-
-fn london(date: NaiveDate, h: u32, m: u32) -> DateTime<Utc> {
-    Calendar::new(London).at(date, NaiveTime::from_hms_opt(h, m, 0).expect("time"))
 }
 
 /// CPU time of this thread: the machine may be shared, and the runtime runs on this thread
@@ -168,28 +160,6 @@ fn memory_line(when: &str) {
     );
 }
 
-/// Per member of a group, random signed blinding factors whose sum is 0 mod ℓ element-wise.
-fn cancelling_blinds(n: usize, width: usize, rng: &mut StdRng) -> Vec<Vec<BigInt>> {
-    let l = BigInt::from(ell().clone());
-    let mut members = vec![Vec::with_capacity(width); n];
-    for _ in 0..width {
-        let mut total = BigInt::from(0);
-        for member in members.iter_mut().take(n - 1) {
-            let bytes: [u8; 32] = rng.gen();
-            let magnitude = BigInt::from_bytes_le(Sign::Plus, &bytes) % &l;
-            let v = if rng.gen_bool(0.5) {
-                -magnitude
-            } else {
-                magnitude
-            };
-            total += &v;
-            member.push(v);
-        }
-        members[n - 1].push(-(total % &l));
-    }
-    members
-}
-
 async fn run(n_clients: usize) {
     println!("pdd-server memory benchmark: {n_clients} clients, {CAMPAIGNS} campaigns of {QUERIES} queries, groupSize {GROUP_SIZE}");
     let today = NaiveDate::from_ymd_opt(2018, 5, 20).expect("date");
@@ -198,14 +168,8 @@ async fn run(n_clients: usize) {
     let memory = Arc::new(MemoryStorage::new());
     let storage: Arc<dyn Storage> = memory.clone();
     let ctx = Context {
-        storage: storage.clone(),
-        geocoder: Arc::new(NoGeocoder),
-        metrics: Arc::new(NoopMetrics),
-        clock: clock.clone(),
         random: Arc::new(OsRandom),
-        calendar: Calendar::new(London),
-        strategy: GroupStrategy::Naive,
-        prune_threshold: chrono::Duration::days(15),
+        ..context(storage.clone(), clock.clone())
     };
     let services = Services::new(ctx);
 
@@ -213,36 +177,21 @@ async fn run(n_clients: usize) {
     let setup = Timer::start();
     let mut campaigns: Vec<Campaign> = Vec::new();
     for c in 0..CAMPAIGNS {
-        let input = CampaignInput {
-            display_name: Some(format!("Campaign {c}")),
-            vocabulary: Some(
-                (0..QUERIES)
-                    .map(|q| QueryInput {
-                        exact: Some(format!("query {c}-{q}")),
-                        terms: None,
-                    })
-                    .collect(),
-            ),
-            start_time: Some(london(today - chrono::Duration::days(10), 9, 0)),
-            group_size: Some(GROUP_SIZE),
-            ..Default::default()
-        };
+        let input = campaign_input(
+            &format!("Campaign {c}"),
+            exact_queries(QUERIES, |q| format!("query {c}-{q}")),
+            london(today - chrono::Duration::days(10), 9, 0),
+            GROUP_SIZE,
+        );
         let view = services.campaigns.create(input).await.expect("campaign");
         campaigns.push(view.campaign);
     }
     let mut clients: Vec<Client> = Vec::with_capacity(n_clients);
     let mut rng = StdRng::seed_from_u64(1);
-    for _ in 0..n_clients {
-        let key: String = (0..65)
-            .map(|_| format!("{:02x}", rng.gen::<u8>()))
-            .collect();
+    for i in 0..n_clients {
         let client = services
             .clients
-            .register(ClientInput {
-                public_key: Some(key),
-                browser: Some("firefox".into()),
-                external_name: None,
-            })
+            .register(client_input(i))
             .await
             .expect("client");
         clients.push(client);
@@ -343,11 +292,7 @@ async fn run(n_clients: usize) {
             for (t, c) in true_total.iter_mut().zip(&counts) {
                 *t += c;
             }
-            let values: Vec<String> = counts
-                .iter()
-                .zip(member_blinds)
-                .map(|(c, b)| (BigInt::from(*c) + b).to_string())
-                .collect();
+            let values = blinded(&counts, member_blinds);
             digits = digits.max(values.iter().map(String::len).max().unwrap_or(0));
             let input = SubmissionInput {
                 encrypted_values: Some(values),

@@ -11,22 +11,18 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, TimeZone, Utc};
-use pdd_server::adapters::geocoder::none::NoGeocoder;
-use pdd_server::adapters::metrics::noop::NoopMetrics;
 use pdd_server::adapters::random::OsRandom;
-use pdd_server::adapters::storage::mysql::{quote_identifier, MysqlConfig, MysqlStorage};
-use pdd_server::domain::campaign::{CampaignInput, QueryInput};
-use pdd_server::domain::grouping::GroupStrategy;
+use pdd_server::adapters::storage::mysql::{MysqlConfig, MysqlStorage};
+use pdd_server::domain::campaign::CampaignInput;
 use pdd_server::domain::service::jobs::JobKind;
 use pdd_server::domain::service::ping::PingInput;
 use pdd_server::domain::service::sketches::SubmissionInput;
 use pdd_server::domain::service::{Context, Services};
 use pdd_server::domain::time::Calendar;
 use pdd_server::ports::ClientStore;
-use pdd_server::testing::ManualClock;
+use pdd_server::testing::{campaign_input, context, exact_queries, mysql, utc, ManualClock};
 use r2d2_mysql::mysql::prelude::Queryable;
-use r2d2_mysql::mysql::{Conn, Opts, OptsBuilder, Params, Value};
+use r2d2_mysql::mysql::{Conn, Params, Value};
 use rand::seq::SliceRandom;
 use rand::Rng;
 use secrecy::SecretString;
@@ -42,34 +38,12 @@ fn env_usize(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-fn server() -> (String, u16) {
-    let s = std::env::var("PDD_BENCH_MYSQL_SERVER").unwrap_or_else(|_| "127.0.0.1:3306".into());
-    let (h, p) = s.rsplit_once(':').expect("host:port");
-    (h.to_string(), p.parse().expect("port"))
-}
-
-fn conn(db: Option<&str>) -> Conn {
-    let (host, port) = server();
-    Conn::new(Opts::from(
-        OptsBuilder::new()
-            .ip_or_hostname(Some(host))
-            .tcp_port(port)
-            .user(Some("root"))
-            .prefer_socket(false)
-            .db_name(db)
-            .init(vec!["SET time_zone = '+00:00'"]),
-    ))
-    .expect("MariaDB reachable")
+fn server() -> String {
+    mysql::server_from("PDD_BENCH_MYSQL_SERVER")
 }
 
 async fn storage(db: &str) -> Arc<MysqlStorage> {
-    let (host, port) = server();
-    let mut config = MysqlConfig::new(
-        &format!("{host}:{port}"),
-        "root",
-        SecretString::from(""),
-        db,
-    );
+    let mut config = MysqlConfig::new(&server(), "root", SecretString::from(""), db);
     config.pool_size = CONCURRENCY as u32;
     let s = MysqlStorage::start(config);
     assert!(
@@ -77,10 +51,6 @@ async fn storage(db: &str) -> Arc<MysqlStorage> {
         "storage not ready"
     );
     s
-}
-
-fn utc(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(y, m, d, h, 0, 0).unwrap()
 }
 
 fn sql_text(v: &Value) -> String {
@@ -134,21 +104,16 @@ async fn main() {
     println!("MySQL benchmark: {clients} clients, {CAMPAIGNS} campaigns, {CONCURRENCY} concurrent clients");
 
     let storage = storage(&db).await;
-    let clock = Arc::new(ManualClock::new(utc(2018, 5, 1, 12)));
+    let clock = Arc::new(ManualClock::new(utc("2018-05-01T12:00:00Z")));
     let services = Services::new(Context {
-        storage: storage.clone(),
-        geocoder: Arc::new(NoGeocoder),
-        metrics: Arc::new(NoopMetrics),
-        clock: clock.clone(),
         random: Arc::new(OsRandom),
         calendar: Calendar::new(chrono_tz::UTC),
-        strategy: GroupStrategy::Naive,
-        prune_threshold: chrono::Duration::days(15),
+        ..context(storage.clone(), clock.clone())
     });
 
     // Setup (not timed as part of the figures): clients active on day 1 (2018-05-02).
     let setup = Instant::now();
-    let mut c = conn(Some(&db));
+    let mut c = mysql::connect(&server(), Some(&db)).expect("MariaDB reachable");
     let names: Vec<String> = (0..clients)
         .map(|_| uuid::Uuid::new_v4().to_string())
         .collect();
@@ -188,20 +153,14 @@ async fn main() {
         services
             .campaigns
             .create(CampaignInput {
-                display_name: Some(format!("Campaign {i}")),
-                vocabulary: Some(
-                    (0..QUERIES)
-                        .map(|q| QueryInput {
-                            exact: Some(format!("query {i}-{q}")),
-                            terms: None,
-                        })
-                        .collect(),
-                ),
-                start_time: Some(utc(2018, 5, 1, 0)),
                 grace_delay: Some(1),
-                group_size: Some(10),
                 collect_raw: Some(i % 2 == 0),
-                ..Default::default()
+                ..campaign_input(
+                    &format!("Campaign {i}"),
+                    exact_queries(QUERIES, |q| format!("query {i}-{q}")),
+                    utc("2018-05-01T00:00:00Z"),
+                    10,
+                )
             })
             .await
             .unwrap();
@@ -209,7 +168,7 @@ async fn main() {
     println!("setup: {:.1} s", setup.elapsed().as_secs_f64());
 
     // create-sketches, fired at 2018-05-03 01:00 for day 1.
-    let firing = utc(2018, 5, 3, 1);
+    let firing = utc("2018-05-03T01:00:00Z");
     clock.set(firing);
     let started = Instant::now();
     let report = services
@@ -243,7 +202,7 @@ async fn main() {
         &mut script,
     );
     script.push_str("COMMIT;\n");
-    let (host, port) = server();
+    let (host, port) = mysql::host_port(&server());
     let client = std::env::var("MARIADB_CLIENT").unwrap_or_else(|_| "mariadb".into());
     let started = Instant::now();
     let mut child = Command::new(&client)
@@ -275,7 +234,7 @@ async fn main() {
     );
 
     // Pings at 2018-05-03 02:00: each client gets one command per campaign.
-    clock.set(utc(2018, 5, 3, 2));
+    clock.set(utc("2018-05-03T02:00:00Z"));
     let names = Arc::new(names);
     let started = Instant::now();
     let per_task = ops / CONCURRENCY;
@@ -362,12 +321,7 @@ async fn main() {
     drop(services);
     drop(storage);
     for name in [&db, &db_script] {
-        conn(None)
-            .query_drop(format!(
-                "DROP DATABASE IF EXISTS {}",
-                quote_identifier(name)
-            ))
-            .unwrap();
+        mysql::drop_database(&server(), name);
     }
 }
 

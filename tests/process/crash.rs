@@ -21,10 +21,12 @@ use serde_json::json;
 use pdd_server::domain::service::jobs::JobKind;
 use pdd_server::domain::time::Calendar;
 
-use crate::mysql::{
-    available, cancelling_blinds, http, local, mysql_server, send, start, wait_health, Database,
-    TOKEN, ZONE,
-};
+use pdd_server::testing::mysql::{available, server as mysql_server, TestDb};
+use pdd_server::testing::{cancelling_blinds, london_at as local, public_key};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+use crate::mysql::{http, send, start, wait_health, TOKEN, ZONE};
 use crate::server::Server;
 
 /// Campaigns per phase: enough that a job runs for a while (each campaign-day is one
@@ -95,7 +97,7 @@ fn lease_ran_out(conn: &mut Conn, job: JobKind) {
 /// Starts a server, waits until `progress` (polled on the database) shows a few units of work
 /// done, and kills it with SIGKILL; returns the progress seen after the kill.
 fn kill_during(
-    db: &Database,
+    db: &TestDb,
     what: &str,
     progress: &dyn Fn(&mut Conn) -> usize,
     total: usize,
@@ -133,7 +135,7 @@ fn kill_during(
 }
 
 /// Restarts the server and waits until `job` records `firing` complete.
-fn catch_up(db: &Database, job: JobKind, firing: DateTime<Utc>) -> Server {
+fn catch_up(db: &TestDb, job: JobKind, firing: DateTime<Utc>) -> Server {
     let server = start(db, &mysql_server());
     let mut conn = db.conn();
     let started = Instant::now();
@@ -216,7 +218,7 @@ fn a_job_killed_mid_run_is_caught_up_after_restart_exactly_as_an_uninterrupted_r
     let aggregate_firing = JobKind::AggregateSketches.latest_firing(&cal, now);
     let create_firing = JobKind::CreateSketches.latest_firing(&cal, now);
     let date = |t: DateTime<Utc>| t.with_timezone(&ZONE).date_naive();
-    let db = Database::new();
+    let db = TestDb::new();
     let http = http();
 
     // Set-up: schema, then no job runs while the data is prepared.
@@ -238,7 +240,7 @@ fn a_job_killed_mid_run_is_caught_up_after_restart_exactly_as_an_uninterrupted_r
         .map(|i| {
             let c = send(
                 http.post(server.url("/api/clients"))
-                    .json(&json!({"publicKey": format!("04{i:062x}"), "browser": "firefox"})),
+                    .json(&json!({"publicKey": public_key(i), "browser": "firefox"})),
                 201,
             );
             c["name"].as_str().unwrap().to_string()
@@ -277,7 +279,8 @@ fn a_job_killed_mid_run_is_caught_up_after_restart_exactly_as_an_uninterrupted_r
             }
             let (mut totals, mut submitted, mut decrypted) = (vec![0i64; 3], 0, 0);
             for (group, members) in &groups {
-                let blinds = cancelling_blinds(members.len(), 1000 * i as u64 + u64::from(*group));
+                let seed = 1000 * i as u64 + u64::from(*group);
+                let blinds = cancelling_blinds(members.len(), 1, &mut StdRng::seed_from_u64(seed));
                 let silent = i >= 10 && *group == 0;
                 for (m, sketch) in members.iter().enumerate() {
                     if silent && m == 0 {
@@ -286,7 +289,7 @@ fn a_job_killed_mid_run_is_caught_up_after_restart_exactly_as_an_uninterrupted_r
                     let counts = [7 + m as i64, (i % 3) as i64, 1];
                     let encrypted: Vec<String> = counts
                         .iter()
-                        .map(|c| (BigInt::from(*c) + &blinds[m]).to_string())
+                        .map(|c| (BigInt::from(*c) + &blinds[m][0]).to_string())
                         .collect();
                     send(
                         http.patch(server.url(&format!("/api/sketches/{sketch}")))

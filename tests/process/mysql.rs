@@ -3,16 +3,16 @@
 //! each job firing once. Each test uses its own database, dropped at the end; without MariaDB
 //! they print "MySQL suite skipped: …" and pass unless `PDD_REQUIRE_MYSQL=1`.
 
-use std::io::Write;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Days, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{Days, Utc};
 use chrono_tz::Tz;
 use num_bigint::BigInt;
+use pdd_server::testing::mysql::{available, server as mysql_server, BlockingProxy, TestDb};
+use pdd_server::testing::{away_from_midnight, cancelling_blinds, london_at as local, public_key};
 use r2d2_mysql::mysql::prelude::Queryable;
-use r2d2_mysql::mysql::{Conn, Opts, OptsBuilder};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
 use reqwest::blocking::Client;
 use serde_json::{json, Value};
 
@@ -20,76 +20,6 @@ use crate::server::Server;
 
 pub(crate) const TOKEN: &str = "mysql-process-token-5c1e";
 pub(crate) const ZONE: Tz = chrono_tz::Europe::London;
-
-pub(crate) fn mysql_server() -> String {
-    std::env::var("PDD_TEST_MYSQL_SERVER").unwrap_or_else(|_| "127.0.0.1:3306".to_string())
-}
-
-fn admin_conn(database: Option<&str>) -> Result<Conn, r2d2_mysql::mysql::Error> {
-    let server = mysql_server();
-    let (host, port) = server.rsplit_once(':').unwrap_or(("127.0.0.1", "3306"));
-    Conn::new(Opts::from(
-        OptsBuilder::new()
-            .ip_or_hostname(Some(host))
-            .tcp_port(port.parse().unwrap_or(3306))
-            .user(Some("root"))
-            .prefer_socket(false)
-            .db_name(database)
-            .tcp_connect_timeout(Some(Duration::from_secs(2))),
-    ))
-}
-
-pub(crate) fn available() -> bool {
-    match admin_conn(None) {
-        Ok(_) => true,
-        Err(e) => {
-            if std::env::var("PDD_REQUIRE_MYSQL").as_deref() == Ok("1") {
-                panic!(
-                    "PDD_REQUIRE_MYSQL=1 but MariaDB at {} is not reachable: {e}",
-                    mysql_server()
-                );
-            }
-            let line = format!(
-                "\nMySQL suite skipped: no MariaDB at {} ({e}); set PDD_REQUIRE_MYSQL=1 to fail instead\n",
-                mysql_server()
-            );
-            let _ = std::io::stderr().write_all(line.as_bytes());
-            false
-        }
-    }
-}
-
-/// A database name for one test, dropped when this goes out of scope (the server creates it).
-pub(crate) struct Database(String);
-
-impl Database {
-    pub(crate) fn new() -> Database {
-        Database(format!("pdd_test_{}", uuid::Uuid::new_v4().simple()))
-    }
-
-    pub(crate) fn flag(&self) -> String {
-        format!("-mysql_database={}", self.0)
-    }
-
-    pub(crate) fn conn(&self) -> Conn {
-        admin_conn(Some(&self.0)).unwrap()
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        if let Ok(mut c) = admin_conn(None) {
-            let _ = c.query_drop(format!("DROP DATABASE IF EXISTS `{}`", self.0));
-        }
-    }
-}
-
-pub(crate) fn local(date: NaiveDate, h: u32, m: u32) -> DateTime<Utc> {
-    ZONE.from_local_datetime(&date.and_time(NaiveTime::from_hms_opt(h, m, 0).unwrap()))
-        .earliest()
-        .unwrap()
-        .with_timezone(&Utc)
-}
 
 pub(crate) fn http() -> Client {
     Client::builder()
@@ -128,36 +58,16 @@ pub(crate) fn wait_health(server: &Server, expect: u16, within: Duration) {
     }
 }
 
-pub(crate) fn start(db: &Database, host_port: &str) -> Server {
+pub(crate) fn start(db: &TestDb, host_port: &str) -> Server {
     Server::start(
         &[
             &format!("-api.access_token={TOKEN}"),
             "-timezone=Europe/London",
             &format!("-mysql_server={host_port}"),
-            &db.flag(),
+            &format!("-mysql_database={}", db.name),
         ],
         &[],
     )
-}
-
-/// Waits while the reference zone is within two minutes of midnight, so that "today" does
-/// not change during the test.
-fn away_from_midnight() {
-    while Utc::now().with_timezone(&ZONE).time() >= NaiveTime::from_hms_opt(23, 58, 0).unwrap() {
-        std::thread::sleep(Duration::from_secs(5));
-    }
-}
-
-/// Blinds that sum to 0 modulo ℓ, one per member, as signed decimals.
-pub(crate) fn cancelling_blinds(n: usize, seed: u64) -> Vec<BigInt> {
-    let mut blinds: Vec<BigInt> = (0..n - 1)
-        .map(|i| {
-            BigInt::from(seed + 1_000_003 * (i as u64 + 1)).pow(5) * if i % 2 == 0 { 1 } else { -1 }
-        })
-        .collect();
-    let total: BigInt = blinds.iter().sum();
-    blinds.push(-total);
-    blinds
 }
 
 #[test]
@@ -166,7 +76,7 @@ fn protocol_on_mysql_survives_a_restart_with_everything_still_there() {
         return;
     }
     away_from_midnight();
-    let db = Database::new();
+    let db = TestDb::new();
     let client = http();
     let today = Utc::now().with_timezone(&ZONE).date_naive();
     let yesterday = today - Days::new(1);
@@ -192,7 +102,7 @@ fn protocol_on_mysql_survives_a_restart_with_everything_still_there() {
         let c = send(
             client
                 .post(first.url("/api/clients"))
-                .json(&json!({"publicKey": format!("04{i:062x}"), "browser": "firefox"})),
+                .json(&json!({"publicKey": public_key(i), "browser": "firefox"})),
             201,
         );
         let cname = c["name"].as_str().unwrap().to_string();
@@ -202,7 +112,7 @@ fn protocol_on_mysql_survives_a_restart_with_everything_still_there() {
                 .json(&json!({})),
             200,
         );
-        clients.push((cname, format!("04{i:062x}")));
+        clients.push((cname, public_key(i)));
     }
     let created_at = local(today + Days::new(1), 1, 0).timestamp_millis();
     let created = send(
@@ -237,7 +147,7 @@ fn protocol_on_mysql_survives_a_restart_with_everything_still_there() {
         }
         let seed =
             keys.iter().map(|k| k.len() as u64).sum::<u64>() + u64::from(keys[0].as_bytes()[63]);
-        let blind = &cancelling_blinds(keys.len(), seed)[*me];
+        let blind = &cancelling_blinds(keys.len(), 1, &mut StdRng::seed_from_u64(seed))[*me][0];
         let encrypted: Vec<String> = counts
             .iter()
             .map(|c| (BigInt::from(*c) + blind).to_string())
@@ -340,94 +250,15 @@ fn protocol_on_mysql_survives_a_restart_with_everything_still_there() {
     assert_eq!(second.terminate().code(), Some(0));
 }
 
-/// A loopback TCP proxy to MariaDB, on its own runtime thread, that can be cut and restored.
-struct Proxy {
-    addr: SocketAddr,
-    runtime: tokio::runtime::Runtime,
-    stop: Arc<Mutex<Option<tokio::sync::watch::Sender<bool>>>>,
-}
-
-impl Proxy {
-    fn start() -> Proxy {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let proxy = Proxy {
-            addr: listener.local_addr().unwrap(),
-            runtime,
-            stop: Arc::new(Mutex::new(None)),
-        };
-        proxy.serve(listener);
-        proxy
-    }
-
-    fn serve(&self, listener: tokio::net::TcpListener) {
-        let (tx, rx) = tokio::sync::watch::channel(false);
-        *self.stop.lock().unwrap() = Some(tx);
-        let target = mysql_server();
-        self.runtime.spawn(async move {
-            let mut stop = rx.clone();
-            loop {
-                tokio::select! {
-                    _ = stop.changed() => return,
-                    accepted = listener.accept() => {
-                        let Ok((mut inbound, _)) = accepted else { return };
-                        let (target, mut stop) = (target.clone(), rx.clone());
-                        tokio::spawn(async move {
-                            let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else { return };
-                            tokio::select! {
-                                _ = stop.changed() => {}
-                                _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                            }
-                        });
-                    }
-                }
-            }
-        });
-    }
-
-    fn cut(&self) {
-        if let Some(tx) = self.stop.lock().unwrap().take() {
-            let _ = tx.send(true);
-        }
-    }
-
-    fn restore(&self) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let listener = loop {
-            match self
-                .runtime
-                .block_on(tokio::net::TcpListener::bind(self.addr))
-            {
-                Ok(l) => break l,
-                Err(e) => {
-                    assert!(
-                        Instant::now() < deadline,
-                        "cannot rebind {}: {e}",
-                        self.addr
-                    );
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-            }
-        };
-        self.serve(listener);
-    }
-}
-
 #[test]
 fn database_lost_while_running_gives_503_with_errors_then_recovers_without_restart() {
     if !available() {
         return;
     }
-    let db = Database::new();
-    let proxy = Proxy::start();
+    let db = TestDb::new();
+    let proxy = BlockingProxy::start();
     let client = http();
-    let mut server = start(&db, &proxy.addr.to_string());
+    let mut server = start(&db, &proxy.host_port());
     wait_health(&server, 200, Duration::from_secs(60));
     let registered = send(
         client
@@ -486,7 +317,7 @@ fn two_processes_on_one_database_run_each_missed_job_firing_exactly_once() {
     if !available() {
         return;
     }
-    let db = Database::new();
+    let db = TestDb::new();
     // Both start at once on a database that has never run a job: each catches up the four
     // missed firings, and claims decide who runs them.
     let mut a = start(&db, &mysql_server());
@@ -561,7 +392,7 @@ fn a_refused_mysql_password_is_retried_and_never_printed() {
     if !available() {
         return;
     }
-    let db = Database::new();
+    let db = TestDb::new();
     let secret = "hunter2-never-in-logs";
     let mut server = Server::start(
         &[
@@ -569,7 +400,7 @@ fn a_refused_mysql_password_is_retried_and_never_printed() {
             &format!("-mysql_server={}", mysql_server()),
             "-mysql_user=pdd_no_such_user",
             &format!("-mysql_password={secret}"),
-            &db.flag(),
+            &format!("-mysql_database={}", db.name),
         ],
         &[],
     );

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use chrono::{DateTime, Days, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{Days, Utc};
 use chrono_tz::Tz;
 use num_bigint::{BigInt, BigUint, Sign};
 use rand::Rng;
@@ -15,6 +15,8 @@ use reqwest::blocking::Client;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use x25519_dalek::{PublicKey, StaticSecret};
+
+use pdd_server::testing::{away_from_midnight, london_at as local};
 
 use crate::server::Server;
 
@@ -32,13 +34,6 @@ fn ell() -> BigUint {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn local(date: NaiveDate, h: u32, m: u32) -> DateTime<Utc> {
-    ZONE.from_local_datetime(&date.and_time(NaiveTime::from_hms_opt(h, m, 0).unwrap()))
-        .earliest()
-        .unwrap()
-        .with_timezone(&Utc)
 }
 
 /// One browser extension: a key pair and its secret counts.
@@ -109,18 +104,6 @@ fn send(req: reqwest::blocking::RequestBuilder, expect: u16) -> Value {
         Value::Null
     } else {
         serde_json::from_str(&text).unwrap()
-    }
-}
-
-/// Waits while the reference zone is within two minutes of midnight, so that "today" does
-/// not change between the registrations and the last request.
-fn away_from_midnight() {
-    loop {
-        let now = Utc::now().with_timezone(&ZONE).time();
-        if now < NaiveTime::from_hms_opt(23, 58, 0).unwrap() {
-            return;
-        }
-        std::thread::sleep(Duration::from_secs(5));
     }
 }
 

@@ -5,28 +5,22 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
-use chrono_tz::Europe::London;
-use num_bigint::{BigInt, Sign};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 
-use pdd_server::adapters::geocoder::none::NoGeocoder;
-use pdd_server::adapters::metrics::noop::NoopMetrics;
 use pdd_server::adapters::storage::memory::MemoryStorage;
-use pdd_server::domain::campaign::{Campaign, CampaignInput, QueryInput};
-use pdd_server::domain::client::{Client, ClientInput};
-use pdd_server::domain::crypto::ell;
+use pdd_server::domain::campaign::{Campaign, CampaignInput};
+use pdd_server::domain::client::Client;
 use pdd_server::domain::grouping::GroupStrategy;
 use pdd_server::domain::service::jobs::{JobKind, JobReport};
 use pdd_server::domain::service::ping::{Command, PingInput, PingResponse};
 use pdd_server::domain::service::sketches::SubmissionInput;
 use pdd_server::domain::service::ServiceError;
 use pdd_server::domain::service::{Context, Services};
-use pdd_server::domain::time::Calendar;
 use pdd_server::ports::Storage;
-use pdd_server::testing::ManualClock;
-use pdd_server::testing::SeededRandom;
+use pdd_server::testing::{self, client_input, context, ManualClock};
+pub use pdd_server::testing::{blinded, cancelling_blinds, exact, london, terms, utc};
 
 pub struct World {
     pub services: Services,
@@ -43,16 +37,8 @@ impl World {
     pub fn with_strategy(strategy: GroupStrategy) -> Self {
         let clock = Arc::new(ManualClock::new(london("2018-05-01 09:00")));
         let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
-        let ctx = Context {
-            storage: storage.clone(),
-            geocoder: Arc::new(NoGeocoder),
-            metrics: Arc::new(NoopMetrics),
-            clock: clock.clone(),
-            random: Arc::new(SeededRandom::new(7)),
-            calendar: Calendar::new(London),
-            strategy,
-            prune_threshold: Duration::days(15),
-        };
+        let ctx = context(storage.clone(), clock.clone());
+        let ctx = Context { strategy, ..ctx };
         World {
             services: Services::new(ctx.clone()),
             ctx,
@@ -83,11 +69,7 @@ impl World {
     pub async fn register(&self, i: usize) -> Client {
         self.services
             .clients
-            .register(ClientInput {
-                public_key: Some(public_key(i)),
-                browser: Some("firefox".into()),
-                external_name: None,
-            })
+            .register(client_input(i))
             .await
             .unwrap()
     }
@@ -165,20 +147,6 @@ impl World {
     }
 }
 
-/// A London wall-clock time `YYYY-MM-DD HH:MM` as an instant.
-pub fn london(s: &str) -> DateTime<Utc> {
-    let naive = NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
-    London
-        .from_local_datetime(&naive)
-        .single()
-        .unwrap()
-        .with_timezone(&Utc)
-}
-
-pub fn utc(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
-
 /// The start of the scenarios' campaigns: day 0 is 2018-05-10 in London.
 pub const START: &str = "2018-05-10 09:00";
 
@@ -188,35 +156,17 @@ pub fn on_day(d: i64, hm: &str) -> DateTime<Utc> {
     london(&format!("{} {hm}", date.format("%Y-%m-%d")))
 }
 
-/// A 130-digit hexadecimal public key, distinct for each `i`.
-pub fn public_key(i: usize) -> String {
-    format!("04{:0128x}", i as u128 * 0x9e37_79b9_7f4a_7c15 + 1)
-}
-
-pub fn exact(q: &str) -> QueryInput {
-    QueryInput {
-        exact: Some(q.into()),
-        terms: None,
-    }
-}
-
-pub fn terms(ts: &[&str]) -> QueryInput {
-    QueryInput {
-        exact: None,
-        terms: Some(ts.iter().map(|t| t.to_string()).collect()),
-    }
-}
-
 /// A campaign starting at [`START`], vocabulary `flu`, `flu, fever`; the rest given.
 pub fn campaign_input(group_size: i64, delay: i64, grace_delay: i64) -> CampaignInput {
     CampaignInput {
-        display_name: Some("Flu".into()),
-        vocabulary: Some(vec![exact("flu"), terms(&["flu", "fever"])]),
-        start_time: Some(london(START)),
         delay: Some(delay),
         grace_delay: Some(grace_delay),
-        group_size: Some(group_size),
-        ..Default::default()
+        ..testing::campaign_input(
+            "Flu",
+            vec![exact("flu"), terms(&["flu", "fever"])],
+            london(START),
+            group_size,
+        )
     }
 }
 
@@ -226,48 +176,6 @@ pub async fn day_zero(w: &World, n: usize) -> Vec<Client> {
     w.ping_all(&clients, on_day(0, "12:00")).await;
     w.run(JobKind::CreateSketches, on_day(1, "01:00")).await;
     clients
-}
-
-/// For a group of `n` members and vectors of `width` elements: per member, random blinding
-/// factors (signed, about 77 digits) whose sum over the members is 0 modulo ℓ element-wise.
-pub fn cancelling_blinds(n: usize, width: usize, rng: &mut StdRng) -> Vec<Vec<BigInt>> {
-    let l = BigInt::from(ell().clone());
-    let mut members = vec![Vec::with_capacity(width); n];
-    for _ in 0..width {
-        let mut total = BigInt::from(0);
-        for member in members.iter_mut().take(n - 1) {
-            let bytes: [u8; 32] = rng.gen();
-            let magnitude = BigInt::from_bytes_le(Sign::Plus, &bytes) % &l;
-            let v = if rng.gen_bool(0.5) {
-                -magnitude
-            } else {
-                magnitude
-            };
-            total += &v;
-            member.push(v);
-        }
-        // The last factor cancels the others; it may be shifted by a multiple of ℓ, as the
-        // extension's factors are only defined modulo ℓ.
-        let mut last = -(total % &l);
-        if rng.gen_bool(0.5) {
-            if last.sign() == Sign::Minus {
-                last += &l;
-            } else {
-                last -= &l;
-            }
-        }
-        members[n - 1].push(last);
-    }
-    members
-}
-
-/// Counts blinded by a member's factors, as the decimal strings the extension sends.
-pub fn blinded(counts: &[i64], blinds: &[BigInt]) -> Vec<String> {
-    counts
-        .iter()
-        .zip(blinds)
-        .map(|(c, b)| (BigInt::from(*c) + b).to_string())
-        .collect()
 }
 
 /// The groups of a campaign-day as the extensions see them: the members' clients in the order

@@ -7,17 +7,14 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
-use pdd_server::adapters::geocoder::none::NoGeocoder;
 use pdd_server::adapters::http::{api_routes, ApiState, Limits};
 use pdd_server::adapters::metrics::noop::NoopMetrics;
-use pdd_server::domain::grouping::GroupStrategy;
 use pdd_server::domain::service::jobs::JobKind;
 use pdd_server::domain::service::{Context, Services};
 use pdd_server::domain::sketch::{Aggregation, Stats};
 use pdd_server::domain::time::Calendar;
 use pdd_server::ports::Storage;
-use pdd_server::testing::{ManualClock, SeededRandom};
+use pdd_server::testing::{context, utc, ManualClock, SeededRandom};
 use secrecy::SecretString;
 use serde_json::{json, Value};
 use warp::filters::BoxedFilter;
@@ -63,10 +60,6 @@ macro_rules! api_scenarios {
     };
 }
 
-fn t(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
-
 /// The API over one storage, with a manual clock in UTC: campaigns start on 1 May 2018.
 struct Api {
     api: BoxedFilter<(Response,)>,
@@ -96,16 +89,11 @@ impl Answer {
 
 impl Api {
     fn new(storage: Arc<dyn Storage>) -> Api {
-        let clock = Arc::new(ManualClock::new(t("2018-05-01T10:00:00Z")));
+        let clock = Arc::new(ManualClock::new(utc("2018-05-01T10:00:00Z")));
         let services = Services::new(Context {
-            storage: storage.clone(),
-            geocoder: Arc::new(NoGeocoder),
-            metrics: Arc::new(NoopMetrics),
-            clock: clock.clone(),
             random: Arc::new(SeededRandom::new(11)),
             calendar: Calendar::new(chrono_tz::UTC),
-            strategy: GroupStrategy::Naive,
-            prune_threshold: chrono::Duration::days(15),
+            ..context(storage.clone(), clock.clone())
         });
         let api = api_routes(ApiState {
             services: services.clone(),
@@ -178,7 +166,7 @@ impl Api {
             assert_eq!(r.status, 200);
             clients.push((name, format!("04{i:02x}")));
         }
-        let at = t("2018-05-02T01:00:00Z");
+        let at = utc("2018-05-02T01:00:00Z");
         let report = self
             .services
             .jobs
@@ -186,7 +174,7 @@ impl Api {
             .await
             .unwrap();
         assert!(report.failed.is_empty());
-        self.clock.set(t("2018-05-02T10:00:00Z"));
+        self.clock.set(utc("2018-05-02T10:00:00Z"));
         type Members = Vec<(usize, String)>;
         let mut groups: BTreeMap<(String, Vec<String>), Members> = BTreeMap::new();
         for (name, key) in &clients {
@@ -224,7 +212,7 @@ impl Api {
         let report = self
             .services
             .jobs
-            .run(JobKind::AggregateSketches, t("2018-05-03T00:30:00Z"))
+            .run(JobKind::AggregateSketches, utc("2018-05-03T00:30:00Z"))
             .await
             .unwrap();
         assert!(report.failed.is_empty(), "{report:?}");
@@ -596,7 +584,7 @@ pub async fn times_from_1970_to_the_end_of_9999_are_stored_exactly_and_others_re
         .await;
     assert_eq!(r.status, 400);
     let stored = api.storage.get_campaign(&name).await.unwrap().unwrap();
-    assert_eq!(stored.end_time, Some(t("9999-12-31T23:59:59.999Z")));
+    assert_eq!(stored.end_time, Some(utc("9999-12-31T23:59:59.999Z")));
 }
 
 pub async fn queries_are_bounded_and_text_fields_refuse_control_characters(s: Arc<dyn Storage>) {
@@ -744,7 +732,7 @@ pub async fn max_count_and_threshold_belong_to_the_campaign_and_follow_the_updat
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["maxCount"], 80);
     // Started: maxCount frozen, the threshold may only rise.
-    api.clock.set(t("2018-05-06T00:00:00Z"));
+    api.clock.set(utc("2018-05-06T00:00:00Z"));
     let path = format!("/api/campaigns/{name}");
     let put = |body: Value| api.call("PUT", &path, Some(body));
     let r = put(

@@ -25,5 +25,3 @@ api_scenarios!(memory_api, || async {
 mod mysql;
 #[cfg(feature = "mysql")]
 mod mysql_api;
-#[cfg(feature = "mysql")]
-mod mysql_support;

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use num_bigint::{BigInt, BigUint};
 use pdd_server::adapters::storage::mysql::{latest_version, MysqlStorage};
 use pdd_server::domain::campaign::{Campaign, Query, Vocabulary};
@@ -18,7 +17,8 @@ use pdd_server::ports::{
 };
 use r2d2_mysql::mysql::prelude::Queryable;
 
-use crate::mysql_support::{self, Proxy, TestDb};
+use pdd_server::testing::mysql::{self as mysql_support, Proxy, TestDb};
+use pdd_server::testing::utc;
 
 /// A fresh database per case, dropped after it; `None` (skipped) without MariaDB.
 async fn conformance_instance() -> Option<(Arc<dyn Storage>, TestDb)> {
@@ -32,14 +32,10 @@ async fn conformance_instance() -> Option<(Arc<dyn Storage>, TestDb)> {
 
 conformance_tests!(conformance, conformance_instance);
 
-fn t(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
-
 fn campaign(name: &str, collect_raw: bool) -> Campaign {
     Campaign {
         name: name.into(),
-        create_time: t("2018-05-01T10:00:00.123Z"),
+        create_time: utc("2018-05-01T10:00:00.123Z"),
         display_name: format!("Campaign {name}"),
         email: None,
         notes: None,
@@ -49,7 +45,7 @@ fn campaign(name: &str, collect_raw: bool) -> Campaign {
                 Query::Terms(vec!["fever".into(), "cough".into()]),
             ],
         },
-        start_time: Some(t("2018-05-10T00:00:00Z")),
+        start_time: Some(utc("2018-05-10T00:00:00Z")),
         end_time: None,
         delay: 0,
         grace_delay: 1,
@@ -65,7 +61,7 @@ fn campaign(name: &str, collect_raw: bool) -> Campaign {
 fn client(name: &str) -> Client {
     Client {
         name: name.into(),
-        create_time: t("2018-05-01T00:00:00.500Z"),
+        create_time: utc("2018-05-01T00:00:00.500Z"),
         public_key: format!("04{:0>8}", hex_of(name)),
         browser: "chrome".into(),
         external_name: None,
@@ -97,7 +93,7 @@ fn day_sketches(campaign: &str, day: i64, members: &[&str]) -> DaySketches {
             .iter()
             .map(|m| Sketch {
                 name: format!("{campaign}-{day}-{m}"),
-                create_time: t("2018-05-12T00:00:00Z"),
+                create_time: utc("2018-05-12T00:00:00Z"),
                 client_name: m.to_string(),
                 campaign_name: campaign.into(),
                 day,
@@ -305,7 +301,7 @@ async fn ping_with_five_commands_costs_two_statements() {
     }
     let activity = Activity {
         client_name: "a".into(),
-        time: t("2018-05-13T02:00:00.250Z"),
+        time: utc("2018-05-13T02:00:00.250Z"),
         country_code: Some("FR".into()),
         extension_version: Some("1.2.0".into()),
         timezone: None,
@@ -375,7 +371,7 @@ async fn create_day_sketches_inserts_in_multi_row_batches_in_one_transaction() {
             .enumerate()
             .map(|(i, m)| Sketch {
                 name: format!("s-{m}"),
-                create_time: t("2018-05-14T00:00:00Z"),
+                create_time: utc("2018-05-14T00:00:00Z"),
                 client_name: m.clone(),
                 campaign_name: "c".into(),
                 day: 3,
@@ -485,9 +481,9 @@ async fn two_instances_claiming_one_firing_at_once_exactly_one_wins() {
     let db = TestDb::new();
     let a = db.storage(2).await;
     let b = db.storage(2).await;
-    let firing = t("2018-05-13T00:30:00Z");
-    let now = t("2018-05-13T00:30:01Z");
-    let lease = t("2018-05-13T01:30:00Z");
+    let firing = utc("2018-05-13T00:30:00Z");
+    let now = utc("2018-05-13T00:30:01Z");
+    let lease = utc("2018-05-13T01:30:00Z");
     for round in 0..10 {
         let job = format!("aggregate-sketches-{round}");
         let (ja, jb) = (job.clone(), job.clone());
@@ -595,7 +591,7 @@ async fn legacy_database_is_upgraded_in_place_keeping_its_data() {
         x.client,
         Client {
             name: "x".into(),
-            create_time: t("2018-04-01T08:00:00Z"),
+            create_time: utc("2018-04-01T08:00:00Z"),
             public_key: "04aa".into(),
             browser: "chrome".into(),
             external_name: None,
@@ -605,7 +601,7 @@ async fn legacy_database_is_upgraded_in_place_keeping_its_data() {
         x.latest_activity,
         Some(Activity {
             client_name: "x".into(),
-            time: t("2018-05-04T10:00:00Z"),
+            time: utc("2018-05-04T10:00:00Z"),
             country_code: None,
             extension_version: None,
             timezone: None,
@@ -620,7 +616,7 @@ async fn legacy_database_is_upgraded_in_place_keeping_its_data() {
         activity[0],
         Activity {
             client_name: "x".into(),
-            time: t("2018-05-03T10:00:00Z"),
+            time: utc("2018-05-03T10:00:00Z"),
             country_code: Some("FR".into()),
             extension_version: Some("1.0.1".into()),
             timezone: Some("Europe/Paris".into()),
@@ -633,7 +629,7 @@ async fn legacy_database_is_upgraded_in_place_keeping_its_data() {
         flu,
         Campaign {
             name: "flu".into(),
-            create_time: t("2018-04-20T12:00:00Z"),
+            create_time: utc("2018-04-20T12:00:00Z"),
             display_name: "Flu watch".into(),
             email: Some("lab@example.org".into()),
             notes: None,
@@ -644,7 +640,7 @@ async fn legacy_database_is_upgraded_in_place_keeping_its_data() {
                     Query::Exact("sore throat".into()),
                 ]
             },
-            start_time: Some(t("2018-05-01T00:00:00Z")),
+            start_time: Some(utc("2018-05-01T00:00:00Z")),
             end_time: None,
             delay: 1,
             grace_delay: 2,
@@ -708,7 +704,7 @@ async fn legacy_database_is_upgraded_in_place_keeping_its_data() {
     let open = storage
         .record_ping(&Activity {
             client_name: "w".into(),
-            time: t("2018-05-05T08:00:00Z"),
+            time: utc("2018-05-05T08:00:00Z"),
             country_code: None,
             extension_version: None,
             timezone: None,

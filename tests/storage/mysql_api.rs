@@ -5,33 +5,30 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
 use num_bigint::BigInt;
-use pdd_server::adapters::geocoder::none::NoGeocoder;
 use pdd_server::adapters::http::{api_routes, ApiState, Limits};
 use pdd_server::adapters::metrics::noop::NoopMetrics;
 use pdd_server::domain::crypto;
-use pdd_server::domain::grouping::GroupStrategy;
 use pdd_server::domain::service::jobs::JobKind;
 use pdd_server::domain::service::{Context, Services};
 use pdd_server::domain::time::Calendar;
-use pdd_server::testing::ManualClock;
-use pdd_server::testing::SeededRandom;
+use pdd_server::ports::Storage;
+use pdd_server::testing::mysql::{self as mysql_support, TestDb};
+use pdd_server::testing::{context, utc, ManualClock};
 use secrecy::SecretString;
 use serde_json::{json, Value};
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
 use crate::mysql::{legacy_rows, LEGACY_DDL};
-use crate::mysql_support::{self, TestDb};
 
 /// A fresh database per scenario, dropped after it; `None` (skipped) without MariaDB.
-async fn scenario_instance() -> Option<(Arc<dyn pdd_server::ports::Storage>, TestDb)> {
+async fn scenario_instance() -> Option<(Arc<dyn Storage>, TestDb)> {
     if !mysql_support::available() {
         return None;
     }
     let db = TestDb::new();
-    let storage: Arc<dyn pdd_server::ports::Storage> = db.storage(4).await;
+    let storage: Arc<dyn Storage> = db.storage(4).await;
     Some((storage, db))
 }
 
@@ -39,8 +36,22 @@ api_scenarios!(scenarios, scenario_instance);
 
 const TOKEN: &str = "legacy-test-token-0123456789";
 
-fn t(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+/// The API over `storage` with the default limits, a manual clock at 2018-05-05T08:00Z and
+/// the UTC calendar; with its services and clock.
+fn api_over(storage: Arc<dyn Storage>) -> (BoxedFilter<(Response,)>, Services, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new(utc("2018-05-05T08:00:00Z")));
+    let services = Services::new(Context {
+        calendar: Calendar::new(chrono_tz::UTC),
+        ..context(storage, clock.clone())
+    });
+    let api = api_routes(ApiState {
+        services: services.clone(),
+        access_token: SecretString::from(TOKEN),
+        metrics: Arc::new(NoopMetrics),
+        trusted_proxies: vec![],
+        limits: Limits::default(),
+    });
+    (api, services, clock)
 }
 
 async fn call(
@@ -72,24 +83,7 @@ async fn legacy_database_adopted_in_place_is_served_by_the_api() {
     db.exec(LEGACY_DDL);
     db.exec(&legacy_rows(&BigInt::from(crypto::ell().clone())));
     let storage = db.storage(4).await;
-    let clock = Arc::new(ManualClock::new(t("2018-05-05T08:00:00Z")));
-    let services = Services::new(Context {
-        storage,
-        geocoder: Arc::new(NoGeocoder),
-        metrics: Arc::new(NoopMetrics),
-        clock: clock.clone(),
-        random: Arc::new(SeededRandom::new(7)),
-        calendar: Calendar::new(chrono_tz::UTC),
-        strategy: GroupStrategy::Naive,
-        prune_threshold: chrono::Duration::days(15),
-    });
-    let api = api_routes(ApiState {
-        services: services.clone(),
-        access_token: SecretString::from(TOKEN),
-        metrics: Arc::new(NoopMetrics),
-        trusted_proxies: vec![],
-        limits: Limits::default(),
-    });
+    let (api, services, clock) = api_over(storage);
 
     let (status, flu) = call(&api, "GET", "/api/campaigns/flu", None).await;
     assert_eq!(status, 200);
@@ -153,7 +147,7 @@ async fn legacy_database_adopted_in_place_is_served_by_the_api() {
     assert_eq!(status, 409, "a legacy submitted sketch stays submitted");
 
     // Day 3 is due at 2018-05-07 00:30 (2 + delay 1 days later).
-    let at = t("2018-05-07T00:30:00Z");
+    let at = utc("2018-05-07T00:30:00Z");
     clock.set(at);
     let report = services
         .jobs
@@ -183,24 +177,7 @@ async fn the_unlimited_client_list_reads_every_client_from_mysql_in_order() {
     }
     let db = TestDb::new();
     let storage = db.storage(4).await;
-    let clock = Arc::new(ManualClock::new(t("2018-05-05T08:00:00Z")));
-    let services = Services::new(Context {
-        storage,
-        geocoder: Arc::new(NoGeocoder),
-        metrics: Arc::new(NoopMetrics),
-        clock: clock.clone(),
-        random: Arc::new(SeededRandom::new(7)),
-        calendar: Calendar::new(chrono_tz::UTC),
-        strategy: GroupStrategy::Naive,
-        prune_threshold: chrono::Duration::days(15),
-    });
-    let api = api_routes(ApiState {
-        services: services.clone(),
-        access_token: SecretString::from(TOKEN),
-        metrics: Arc::new(NoopMetrics),
-        trusted_proxies: vec![],
-        limits: Limits::default(),
-    });
+    let (api, services, clock) = api_over(storage);
     // 2,345 clients over three pages of the stream, several of them created in the same
     // millisecond (the keyset then orders by name).
     let mut expected = Vec::new();

@@ -12,10 +12,8 @@ use warp::reply::Response;
 use pdd_server::adapters::admin::{admin_routes, AdminState, ServerInfo};
 use pdd_server::adapters::http::{api_routes, ApiState, Limits};
 use pdd_server::adapters::metrics::registry::Registry;
-use pdd_server::domain::grouping::GroupStrategy;
 use pdd_server::domain::service::{Context, Services};
-use pdd_server::domain::time::Calendar;
-use pdd_server::testing::{ManualClock, SeededRandom};
+use pdd_server::testing::{context, ManualClock};
 
 use super::doubles::{MapGeocoder, SwitchableStorage};
 use super::logs::init_tracing;
@@ -50,14 +48,9 @@ pub fn app_with(limits: Limits) -> App {
         ("203.0.113.7".parse().unwrap(), "FR"),
     ]));
     let ctx = Context {
-        storage: storage.clone(),
         geocoder: Arc::new(geocoder),
         metrics: registry.clone(),
-        clock: clock.clone(),
-        random: Arc::new(SeededRandom::new(7)),
-        calendar: Calendar::new(chrono_tz::Europe::London),
-        strategy: GroupStrategy::Naive,
-        prune_threshold: chrono::Duration::days(15),
+        ..context(storage.clone(), clock.clone())
     };
     let services = Services::new(ctx);
     let api = api_routes(ApiState {

@@ -1,8 +1,6 @@
 //! The application's HTTP filters built in code over memory storage, a manual clock and seeded
 //! randomness, and small helpers to call them through `warp::test` (no socket).
 
-use chrono::{DateTime, Utc};
-
 mod app;
 mod doubles;
 mod logs;
@@ -11,14 +9,11 @@ mod requests;
 
 pub use app::*;
 pub use logs::capture_logs;
+pub use pdd_server::testing::utc;
 pub use prometheus::*;
 pub use requests::*;
 
 pub const TOKEN: &str = "test-access-token-0123456789";
-
-pub fn utc(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
 
 /// Where the tests' requests come from unless told otherwise.
 pub const PEER: &str = "198.51.100.20:40000";

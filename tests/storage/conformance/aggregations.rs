@@ -6,7 +6,7 @@ use pdd_server::domain::sketch::{Aggregation, Stats};
 use pdd_server::domain::time::Day;
 use pdd_server::ports::Storage;
 
-use super::fixtures::*;
+use pdd_server::testing::entities::*;
 
 pub async fn aggregations_are_upserted_and_listed_newest_day_first(s: Arc<dyn Storage>) {
     assert_eq!(s.list_aggregations("c").await.unwrap(), vec![]);

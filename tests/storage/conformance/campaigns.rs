@@ -8,7 +8,7 @@ use pdd_server::domain::time::{earliest_time, latest_time};
 use pdd_server::ports::storage::SubmitOutcome;
 use pdd_server::ports::{Storage, StorageError};
 
-use super::fixtures::*;
+use pdd_server::testing::entities::*;
 
 pub async fn campaign_round_trips_and_unknown_is_none(s: Arc<dyn Storage>) {
     let full = campaign("c1", t(5));

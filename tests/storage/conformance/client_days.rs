@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use pdd_server::domain::client::{Activity, ClientBreakdown, ClientDay};
 use pdd_server::ports::Storage;
 
-use super::fixtures::*;
+use pdd_server::testing::entities::*;
 
 fn date(day: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(2018, 5, day).unwrap()

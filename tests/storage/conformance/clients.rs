@@ -9,7 +9,7 @@ use pdd_server::domain::sketch::OpenSketch;
 use pdd_server::ports::storage::{ClientCursor, SubmitOutcome};
 use pdd_server::ports::{Storage, StorageError};
 
-use super::fixtures::*;
+use pdd_server::testing::entities::*;
 
 pub async fn client_round_trips_and_unknown_is_none(s: Arc<dyn Storage>) {
     let plain = client("a", t(1));

@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use pdd_server::domain::job::{JobRun, Outcome};
 use pdd_server::ports::Storage;
 
-use super::fixtures::*;
+use pdd_server::testing::entities::*;
 
 pub async fn job_ledger_claims_completes_and_releases(s: Arc<dyn Storage>) {
     let job = "create-sketches";

@@ -31,7 +31,6 @@ mod aggregations;
 mod campaigns;
 mod client_days;
 mod clients;
-mod fixtures;
 mod jobs;
 mod sketches;
 

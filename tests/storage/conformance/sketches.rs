@@ -6,7 +6,7 @@ use pdd_server::domain::crypto::ell;
 use pdd_server::ports::storage::{DaySketches, SubmitOutcome};
 use pdd_server::ports::{Storage, StorageError};
 
-use super::fixtures::*;
+use pdd_server::testing::entities::*;
 
 pub async fn create_day_sketches_stores_groups_and_sketches(s: Arc<dyn Storage>) {
     add_clients(&s, &["a", "b", "c", "d", "e"]).await;

@@ -1,16 +1,17 @@
-//! Small fixtures the cases build their data from.
+//! Entities as the storage keeps them, for the storage conformance suite (`tests/storage`):
+//! times to the millisecond, every optional field filled where the port allows it.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use num_bigint::BigUint;
 
-use pdd_server::domain::campaign::{Campaign, Query, Vocabulary};
-use pdd_server::domain::client::{Activity, Client};
-use pdd_server::domain::sketch::{Aggregation, Group, Sketch, Stats, Submission};
-use pdd_server::domain::time::Day;
-use pdd_server::ports::storage::DaySketches;
-use pdd_server::ports::Storage;
+use crate::domain::campaign::{Campaign, Query, Vocabulary};
+use crate::domain::client::{Activity, Client};
+use crate::domain::sketch::{Aggregation, Group, Sketch, Stats, Submission};
+use crate::domain::time::Day;
+use crate::ports::storage::DaySketches;
+use crate::ports::Storage;
 
 /// A millisecond-precise instant `ms` milliseconds after 2018-05-12T10:00:00.000Z.
 pub fn t(ms: i64) -> DateTime<Utc> {
@@ -20,9 +21,12 @@ pub fn t(ms: i64) -> DateTime<Utc> {
         + Duration::milliseconds(ms)
 }
 
+/// An hour and a day, in milliseconds (for [`t`]).
 pub const HOUR: i64 = 3_600_000;
 pub const DAY_MS: i64 = 24 * HOUR;
 
+/// Campaign `name` created at `create_time`: three queries, every optional field set, raw and
+/// encrypted collection, start three days before [`t`]`(0)` and end thirty days after.
 pub fn campaign(name: &str, create_time: DateTime<Utc>) -> Campaign {
     Campaign {
         name: name.to_string(),
@@ -50,6 +54,7 @@ pub fn campaign(name: &str, create_time: DateTime<Utc>) -> Campaign {
     }
 }
 
+/// Client `name` created at `create_time`, its public key [`key`]`(name)`.
 pub fn client(name: &str, create_time: DateTime<Utc>) -> Client {
     Client {
         name: name.to_string(),
@@ -65,6 +70,7 @@ pub fn key(client: &str) -> String {
     client.bytes().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A ping of `client` at `time`, from Great Britain, with its extension version and zone.
 pub fn activity(client: &str, time: DateTime<Utc>) -> Activity {
     Activity {
         client_name: client.to_string(),
@@ -111,6 +117,7 @@ pub fn day_sketches(campaign: &str, day: Day, groups: &[&[(&str, &str)]]) -> Day
     out
 }
 
+/// The sketch `name` of a campaign-day; panics when it is not there.
 pub fn sketch_of(day: &DaySketches, name: &str) -> Sketch {
     day.sketches
         .iter()
@@ -119,6 +126,8 @@ pub fn sketch_of(day: &DaySketches, name: &str) -> Sketch {
         .unwrap()
 }
 
+/// The aggregation of a campaign-day with `active` clients (one fewer submitted, two fewer
+/// decrypted, one rejected) and three decrypted and raw values.
 pub fn aggregation(campaign: &str, day: Day, active: u64) -> Aggregation {
     Aggregation {
         campaign_name: campaign.to_string(),
@@ -135,14 +144,17 @@ pub fn aggregation(campaign: &str, day: Day, active: u64) -> Aggregation {
     }
 }
 
+/// `v` as the unsigned big integer of an encrypted value.
 pub fn big(v: u64) -> BigUint {
     BigUint::from(v)
 }
 
+/// The clients' names, in their order.
 pub fn names(clients: &[Client]) -> Vec<&str> {
     clients.iter().map(|c| c.name.as_str()).collect()
 }
 
+/// A submission for `sketch` of these vectors.
 pub fn submission(
     sketch: &str,
     encrypted: Option<Vec<BigUint>>,
@@ -155,6 +167,7 @@ pub fn submission(
     }
 }
 
+/// Stores [`client`]s of these names, the `i`-th created at [`t`]`(i)`.
 pub async fn add_clients(s: &Arc<dyn Storage>, names: &[&str]) {
     for (i, name) in names.iter().enumerate() {
         s.create_client(&client(name, t(i as i64))).await.unwrap();
