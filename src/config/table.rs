@@ -77,6 +77,13 @@ pub const SPECS: &[Spec] = &[
         help: "MySQL password (prefer PDD_MYSQL_PASSWORD)",
     },
     Spec {
+        name: "mysql_timeout",
+        value: Some("duration"),
+        default: Some("5.seconds"),
+        shown_default: "\"5.seconds\"",
+        help: "longest a request may wait on MySQL (connecting included) before it answers 503",
+    },
+    Spec {
         name: "mysql_database",
         value: Some("name"),
         default: Some("pdd"),
@@ -166,6 +173,20 @@ pub const SPECS: &[Spec] = &[
         default: Some("10000"),
         shown_default: "10000",
         help: "connections open at once on each interface; more wait in the listen backlog",
+    },
+    Spec {
+        name: "http.write_timeout",
+        value: Some("duration"),
+        default: Some("30.seconds"),
+        shown_default: "\"30.seconds\"",
+        help: "time a client has to take an answer once the server starts writing it; slower readers are disconnected",
+    },
+    Spec {
+        name: "http.max_connections_per_ip",
+        value: Some("n"),
+        default: Some("64"),
+        shown_default: "64",
+        help: "connections open at once from one client address (an IPv6 /64); 0: no cap; trusted proxies are not capped",
     },
     Spec {
         name: "http.rate_limit.register",

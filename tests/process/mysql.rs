@@ -67,6 +67,10 @@ impl Database {
         Database(format!("pdd_test_{}", uuid::Uuid::new_v4().simple()))
     }
 
+    pub(crate) fn name(&self) -> &str {
+        &self.0
+    }
+
     pub(crate) fn flag(&self) -> String {
         format!("-mysql_database={}", self.0)
     }
