@@ -234,6 +234,10 @@ pub fn api_limits(settings: &Settings) -> Limits {
             per_minute: settings.http_rate_limit_ping,
             burst: settings.http_rate_limit_ping_burst,
         },
+        unknown_route_rate: Rate {
+            per_minute: settings.http_rate_limit_unknown,
+            burst: settings.http_rate_limit_unknown_burst,
+        },
         ..Limits::default()
     }
 }
@@ -291,6 +295,8 @@ mod tests {
         let mut off = Settings::defaults();
         off.http_rate_limit_register = 0;
         off.http_rate_limit_ping = 0;
+        off.http_rate_limit_unknown = 0;
+        assert!(api_limits(&off).unknown_route_rate.is_off());
         assert!(api_limits(&off).register_rate.is_off());
         assert!(api_limits(&off).ping_rate.is_off());
     }

@@ -77,6 +77,13 @@ pub struct Settings {
         deserialize_with = "de::positive"
     )]
     pub http_rate_limit_ping_burst: u32,
+    #[serde(rename = "http.rate_limit.unknown", deserialize_with = "de::count")]
+    pub http_rate_limit_unknown: u32,
+    #[serde(
+        rename = "http.rate_limit.unknown_burst",
+        deserialize_with = "de::positive"
+    )]
+    pub http_rate_limit_unknown_burst: u32,
     #[serde(default, deserialize_with = "de::opt_path")]
     pub config: Option<PathBuf>,
     /// `SENTRY_DSN`: errors are reported to Sentry when set.
@@ -122,7 +129,8 @@ impl fmt::Display for Settings {
              http.max_connections={} http.write_timeout={} http.max_connections_per_ip={} \
              http.rate_limit.register={} \
              http.rate_limit.register_burst={} http.rate_limit.ping={} \
-             http.rate_limit.ping_burst={} config={} environment={} sentry_dsn={}",
+             http.rate_limit.ping_burst={} http.rate_limit.unknown={} \
+             http.rate_limit.unknown_burst={} config={} environment={} sentry_dsn={}",
             self.http_port,
             self.admin_port,
             if self.api_access_token.is_some() {
@@ -157,6 +165,8 @@ impl fmt::Display for Settings {
             self.http_rate_limit_register_burst,
             self.http_rate_limit_ping,
             self.http_rate_limit_ping_burst,
+            self.http_rate_limit_unknown,
+            self.http_rate_limit_unknown_burst,
             self.config
                 .as_ref()
                 .map_or("<unset>".to_string(), |p| p.display().to_string()),
@@ -217,6 +227,10 @@ mod tests {
         );
         assert_eq!(
             (s.http_rate_limit_ping, s.http_rate_limit_ping_burst),
+            (60, 120)
+        );
+        assert_eq!(
+            (s.http_rate_limit_unknown, s.http_rate_limit_unknown_burst),
             (60, 120)
         );
         assert!(s.config.is_none());

@@ -217,6 +217,20 @@ pub const SPECS: &[Spec] = &[
         help: "pings one client address may make at once before the per-minute rate applies",
     },
     Spec {
+        name: "http.rate_limit.unknown",
+        value: Some("n"),
+        default: Some("60"),
+        shown_default: "60",
+        help: "answers 404 for a path no route has, and 405, per minute per client address; 0: no limit; 429 beyond",
+    },
+    Spec {
+        name: "http.rate_limit.unknown_burst",
+        value: Some("n"),
+        default: Some("120"),
+        shown_default: "120",
+        help: "unknown routes one client address may ask at once before the per-minute rate applies",
+    },
+    Spec {
         name: "config",
         value: Some("path"),
         default: None,

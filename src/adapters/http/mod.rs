@@ -77,8 +77,9 @@ pub const DEFAULT_PING_RATE: Rate = Rate {
     per_minute: 60,
     burst: 120,
 };
-/// 60 unknown routes or wrong methods a minute per address, 120 at once: no client of the API
-/// asks for them, so this only stops scans and floods.
+/// 60 unknown routes or wrong methods a minute per address, 120 at once
+/// (`http.rate_limit.unknown*`): no client of the API asks for them, so this only stops scans
+/// and floods.
 pub const DEFAULT_UNKNOWN_ROUTE_RATE: Rate = Rate {
     per_minute: 60,
     burst: 120,
