@@ -13,8 +13,8 @@
 //! `PDD_LOAD_CONNECTIONS` (concurrent requests, default 32), `PDD_LOAD_STORAGE` (`memory`,
 //! `mysql` or `both`, the default), `PDD_LOAD_SECONDS` (time bound of each phase, default 300),
 //! `PDD_LOAD_LIMITS` (`on`, the default: the connection limits at their defaults — write
-//! timeout, connections per address, MySQL request budget; `off`: those turned off; `both`:
-//! one run each, to compare). Rate limits are off: every request comes from 127.0.0.1.
+//! timeout, connections per address, unknown-route budget, MySQL request budget; `off`: those
+//! turned off; `both`: one run each, to compare). Rate limits are off: every request comes from 127.0.0.1.
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -286,6 +286,7 @@ fn start_server(config: &Config, days: &Days) -> Server {
         settings.http_write_timeout = long;
         settings.mysql_timeout = long;
         settings.http_max_connections_per_ip = 0;
+        settings.http_rate_limit_unknown = 0;
     }
     let database =
         (config.storage == "mysql").then(|| format!("pdd_load_{}", uuid::Uuid::new_v4().simple()));
