@@ -11,8 +11,10 @@
 //!
 //! Run: `cargo bench --bench load`. Environment: `PDD_LOAD_CLIENTS` (default 2000),
 //! `PDD_LOAD_CONNECTIONS` (concurrent requests, default 32), `PDD_LOAD_STORAGE` (`memory`,
-//! `mysql` or `both`, the default), `PDD_LOAD_SECONDS` (time bound of each phase, default 300).
-//! Rate limits are off: every request comes from 127.0.0.1.
+//! `mysql` or `both`, the default), `PDD_LOAD_SECONDS` (time bound of each phase, default 300),
+//! `PDD_LOAD_LIMITS` (`on`, the default: the connection limits at their defaults — write
+//! timeout, connections per address, unknown-route budget, MySQL request budget; `off`: those
+//! turned off; `both`: one run each, to compare). Rate limits are off: every request comes from 127.0.0.1.
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -52,8 +54,17 @@ fn main() {
     let connections = env_or("PDD_LOAD_CONNECTIONS", 32usize);
     let seconds = env_or("PDD_LOAD_SECONDS", 300u64);
     let storage = std::env::var("PDD_LOAD_STORAGE").unwrap_or_else(|_| "both".into());
+    let limits = std::env::var("PDD_LOAD_LIMITS").unwrap_or_else(|_| "on".into());
+    let modes: &[bool] = match limits.as_str() {
+        "off" => &[false],
+        "both" => &[true, false],
+        _ => &[true],
+    };
     let mut failed = false;
-    for kind in ["memory", "mysql"] {
+    for (kind, limits) in ["memory", "mysql"]
+        .into_iter()
+        .flat_map(|k| modes.iter().map(move |l| (k, *l)))
+    {
         if storage != "both" && storage != kind {
             continue;
         }
@@ -70,6 +81,7 @@ fn main() {
             clients,
             connections,
             bound: Duration::from_secs(seconds),
+            limits,
         };
         failed |= !run(&config);
     }
@@ -88,6 +100,8 @@ struct Config {
     clients: usize,
     connections: usize,
     bound: Duration,
+    /// The connection limits at their defaults, or off.
+    limits: bool,
 }
 
 // ------------------------------------------------------------------ days
@@ -262,6 +276,13 @@ fn start_server(config: &Config, days: &Days) -> Server {
     settings.api_access_token = Some(SecretString::from(TOKEN));
     settings.http_rate_limit_register = 0;
     settings.http_rate_limit_ping = 0;
+    if !config.limits {
+        let long: pdd_server::config::Span = "100.days".parse().unwrap();
+        settings.http_write_timeout = long;
+        settings.mysql_timeout = long;
+        settings.http_max_connections_per_ip = 0;
+        settings.http_rate_limit_unknown = 0;
+    }
     let database =
         (config.storage == "mysql").then(|| format!("pdd_load_{}", uuid::Uuid::new_v4().simple()));
     if let Some(db) = &database {
@@ -430,8 +451,11 @@ fn run(config: &Config) -> bool {
     let days = Days::new();
     let server = start_server(config, &days);
     println!(
-        "\n== {} storage: {} clients, {CAMPAIGNS} campaigns of {QUERIES} queries, groups of {GROUP_SIZE}, {} concurrent requests",
-        config.storage, config.clients, config.connections
+        "\n== {} storage, limits {}: {} clients, {CAMPAIGNS} campaigns of {QUERIES} queries, groups of {GROUP_SIZE}, {} concurrent requests",
+        config.storage,
+        if config.limits { "on" } else { "off" },
+        config.clients,
+        config.connections
     );
     let ok = rt.block_on(drive(config, &server, &days));
     server.stop.cancel();

@@ -2,6 +2,7 @@
 //! which adapters exist), binds both listeners, serves the API and the admin interface, runs the
 //! scheduler, and shuts everything down in order on SIGTERM/SIGINT.
 
+mod guarded_io;
 mod healthcheck;
 mod runner;
 pub mod scheduler;
@@ -184,7 +185,7 @@ impl Application {
         let http = tokio::spawn(serve_counted(
             self.api,
             self.http,
-            self.serve_options,
+            self.serve_options.clone(),
             stop.clone(),
             self.connections.api.clone(),
         ));

@@ -65,12 +65,15 @@ pub fn build_storage(
         }
         #[cfg(feature = "mysql")]
         Some(server) => {
-            use crate::adapters::storage::mysql::{MysqlConfig, MysqlStorage};
-            let config = MysqlConfig::new(
+            use crate::adapters::storage::mysql::{MysqlConfig, MysqlStorage, MysqlTimeouts};
+            let mut config = MysqlConfig::new(
                 &server.to_string(),
                 &settings.mysql_user,
                 settings.mysql_password.clone(),
                 &settings.mysql_database,
+            );
+            config.timeouts = MysqlTimeouts::with_request_budget(
+                settings.mysql_timeout.0.to_std().unwrap_or_default(),
             );
             Ok(MysqlStorage::start_with_metrics(config, Some(metrics)))
         }
@@ -231,6 +234,10 @@ pub fn api_limits(settings: &Settings) -> Limits {
             per_minute: settings.http_rate_limit_ping,
             burst: settings.http_rate_limit_ping_burst,
         },
+        unknown_route_rate: Rate {
+            per_minute: settings.http_rate_limit_unknown,
+            burst: settings.http_rate_limit_unknown_burst,
+        },
         ..Limits::default()
     }
 }
@@ -239,7 +246,10 @@ pub fn api_limits(settings: &Settings) -> Limits {
 pub fn serve_options(settings: &Settings) -> ServeOptions {
     ServeOptions {
         header_timeout: settings.http_header_timeout.0.to_std().unwrap_or_default(),
+        write_timeout: settings.http_write_timeout.0.to_std().unwrap_or_default(),
         max_connections: settings.http_max_connections as usize,
+        max_connections_per_ip: settings.http_max_connections_per_ip as usize,
+        uncapped: settings.http_trusted_proxies.clone(),
     }
 }
 
@@ -285,6 +295,8 @@ mod tests {
         let mut off = Settings::defaults();
         off.http_rate_limit_register = 0;
         off.http_rate_limit_ping = 0;
+        off.http_rate_limit_unknown = 0;
+        assert!(api_limits(&off).unknown_route_rate.is_off());
         assert!(api_limits(&off).register_rate.is_off());
         assert!(api_limits(&off).ping_rate.is_off());
     }

@@ -52,25 +52,10 @@ where
     parse(&s).map_err(de::Error::custom)
 }
 
+/// `host:port` text; a TOML integer is refused by the file layer (`http.port = 5` is not
+/// guessed to mean `":5"`).
 pub(super) fn host_port<'de, D: Deserializer<'de>>(d: D) -> Result<HostPort, D::Error> {
-    // A TOML integer is a port on all interfaces; text must keep its colon.
-    struct Addr;
-    impl<'de> Visitor<'de> for Addr {
-        type Value = HostPort;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("host:port")
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<HostPort, E> {
-            v.parse().map_err(E::custom)
-        }
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<HostPort, E> {
-            format!(":{v}").parse().map_err(E::custom)
-        }
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<HostPort, E> {
-            format!(":{v}").parse().map_err(E::custom)
-        }
-    }
-    d.deserialize_any(Addr)
+    parsed(d, str::parse)
 }
 
 /// An optional client address (MySQL, DogStatsD): empty means unset; a host and a non-zero
@@ -143,6 +128,28 @@ pub(super) fn opt_secret<'de, D: Deserializer<'de>>(
     use secrecy::ExposeSecret;
     let s = secret(d)?;
     Ok((!s.expose_secret().is_empty()).then_some(s))
+}
+
+/// The shortest access token accepted.
+pub const MIN_TOKEN_CHARS: usize = 16;
+
+/// The access token: empty means unset (a random one is made); blank or shorter than
+/// `MIN_TOKEN_CHARS` is refused, without showing it.
+pub(super) fn token<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SecretString>, D::Error> {
+    use secrecy::ExposeSecret;
+    let Some(s) = opt_secret(d)? else {
+        return Ok(None);
+    };
+    let t = s.expose_secret();
+    if t.trim().is_empty() {
+        Err(de::Error::custom("blank (value not shown: it is a secret)"))
+    } else if t.chars().count() < MIN_TOKEN_CHARS {
+        Err(de::Error::custom(format!(
+            "shorter than {MIN_TOKEN_CHARS} characters (value not shown: it is a secret)"
+        )))
+    } else {
+        Ok(Some(s))
+    }
 }
 
 pub(super) fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {

@@ -61,7 +61,7 @@ pub(super) fn file_layer(toml: &str, name: &str) -> Result<FileLayer, ConfigErro
     use figment::providers::Format;
     let data = figment::providers::Toml::string(toml)
         .data()
-        .map_err(|e| ConfigError::new(format!("config: {name:?} is not valid TOML: {e}")))?;
+        .map_err(|e| syntax_error(toml, name, &e))?;
     let mut out = BTreeMap::new();
     for (_, dict) in data {
         flatten("", dict, &mut out);
@@ -71,10 +71,93 @@ pub(super) fn file_layer(toml: &str, name: &str) -> Result<FileLayer, ConfigErro
             "config: {name:?} sets \"config\", which only a flag or PDD_CONFIG can set"
         )));
     }
+    for (key, value) in &out {
+        if let Some(spec) = SPECS.iter().find(|s| s.name == key.as_str()) {
+            if let Err(expected) = check_type(spec, value) {
+                return Err(ConfigError::new(format!(
+                    "invalid {key} (from config file {name:?}): expected {expected}, found {}",
+                    type_name(value)
+                )));
+            }
+        }
+    }
     Ok(FileLayer {
         name: name.to_string(),
         values: out,
     })
+}
+
+/// A TOML syntax error as the file's name, the line and the key on it: never the line itself,
+/// which may hold a secret (the parser's own message quotes it).
+fn syntax_error(toml: &str, name: &str, err: &figment::Error) -> ConfigError {
+    let text = err.to_string();
+    let line = text
+        .split("line ")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse::<usize>().ok())
+        .filter(|n| *n > 0);
+    let Some(line) = line else {
+        return ConfigError::new(format!("config: {name:?} is not valid TOML"));
+    };
+    let key = toml.lines().nth(line - 1).and_then(|l| {
+        let (key, _) = l.split_once('=')?;
+        let key = key.trim().replace('"', "");
+        let plain = !key.is_empty()
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        plain.then_some(key)
+    });
+    match key {
+        Some(key) => ConfigError::new(format!(
+            "config: {name:?} is not valid TOML: line {line}, key {key}"
+        )),
+        None => ConfigError::new(format!("config: {name:?} is not valid TOML: line {line}")),
+    }
+}
+
+/// The TOML type a setting takes in a file: booleans and counts in their own type, the proxy
+/// list as an array or one string, everything else as a string. A value of another type is
+/// refused rather than guessed at (`http.port = 5` is not `":5"`).
+fn check_type(spec: &crate::config::Spec, value: &Value) -> Result<(), &'static str> {
+    let ok = match value {
+        Value::Bool(..) => spec.is_bool(),
+        Value::Num(_, n) => spec.value == Some("n") && is_integer(*n),
+        Value::String(..) => !spec.is_bool() && spec.value != Some("n"),
+        Value::Array(_, items) => {
+            spec.name == "http.trusted_proxies"
+                && items.iter().all(|i| matches!(i, Value::String(..)))
+        }
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else if spec.is_bool() {
+        Err("true or false")
+    } else if spec.value == Some("n") {
+        Err("a whole number")
+    } else if spec.name == "http.trusted_proxies" {
+        Err("an array of strings or a string")
+    } else {
+        Err("a string")
+    }
+}
+
+fn is_integer(n: figment::value::Num) -> bool {
+    n.to_u128().is_some() || n.to_i128().is_some()
+}
+
+fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::String(..) | Value::Char(..) => "a string",
+        Value::Bool(..) => "a boolean",
+        Value::Num(_, n) if is_integer(*n) => "an integer",
+        Value::Num(..) => "a number",
+        Value::Array(..) => "an array",
+        Value::Dict(..) => "a table",
+        Value::Empty(..) => "nothing",
+    }
 }
 
 pub(super) fn resolve(
@@ -198,6 +281,82 @@ mod tests {
         );
         let e = Settings::from_toml_str("config = \"other.toml\"\n", "f.toml").unwrap_err();
         assert!(e.0.contains("only a flag or PDD_CONFIG"), "{}", e.0);
+    }
+
+    #[test]
+    fn a_toml_syntax_error_names_the_file_line_and_key_never_the_line() {
+        let e = Settings::from_toml_str(
+            "log_level = \"INFO\"\napi.access_token = \"TOKsecret-0123456789\n",
+            "f.toml",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.0,
+            "config: \"f.toml\" is not valid TOML: line 2, key api.access_token"
+        );
+        // No `=` to tell the key by: the line only.
+        let e = Settings::from_toml_str("api.access_token \"TOKsecret-0123456789\"\n", "f.toml")
+            .unwrap_err();
+        assert_eq!(e.0, "config: \"f.toml\" is not valid TOML: line 1");
+    }
+
+    #[test]
+    fn toml_values_of_the_wrong_type_are_refused_not_coerced() {
+        let cases = [
+            (
+                "http.port = 5",
+                "invalid http.port (from config file \"f.toml\"): expected a string, found an integer",
+            ),
+            (
+                "testing_mode = \"true\"",
+                "invalid testing_mode (from config file \"f.toml\"): expected true or false, found a string",
+            ),
+            (
+                "\"http.max_connections\" = \"100\"",
+                "invalid http.max_connections (from config file \"f.toml\"): expected a whole number, found a string",
+            ),
+            (
+                "mysql_user = 5",
+                "invalid mysql_user (from config file \"f.toml\"): expected a string, found an integer",
+            ),
+            (
+                "\"http.max_connections\" = 1.5",
+                "invalid http.max_connections (from config file \"f.toml\"): expected a whole number, found a number",
+            ),
+            (
+                "api.access_token = 12345678901234567",
+                "invalid api.access_token (from config file \"f.toml\"): expected a string, found an integer",
+            ),
+        ];
+        for (toml, expected) in cases {
+            let e = Settings::from_toml_str(&format!("{toml}\n"), "f.toml").unwrap_err();
+            assert_eq!(e.0, expected, "{toml}");
+        }
+    }
+
+    #[test]
+    fn a_blank_or_short_access_token_is_refused_without_showing_it() {
+        for (token, why) in [
+            (" ", "blank"),
+            ("   \t  ", "blank"),
+            ("a", "shorter than 16 characters"),
+            ("fifteen-chars-x", "shorter than 16 characters"),
+        ] {
+            let flag = format!("-api.access_token={token}");
+            let e = crate::config::test_support::err(&[&flag]);
+            assert_eq!(
+                e,
+                format!(
+                    "invalid api.access_token (from flag -api.access_token): {why} (value not shown: it is a secret)"
+                )
+            );
+        }
+        let s = run(&["-api.access_token=sixteen-chars-xy"], &BTreeMap::new()).unwrap();
+        assert!(s.api_access_token.is_some());
+        let e =
+            Settings::from_toml_str("api.access_token = \"short-SECRET\"\n", "f.toml").unwrap_err();
+        assert!(!e.0.contains("SECRET"), "{}", e.0);
+        assert!(e.0.contains("shorter than 16"), "{}", e.0);
     }
 
     #[test]

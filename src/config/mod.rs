@@ -140,7 +140,8 @@ mod tests {
                 "-mysql_password=<mysql password>",
                 "-datadog_server=127.0.0.1:8125",
                 "-geocoder=maxmind",
-                "-api.access_token=<access token>",
+                // The page's placeholder stands for a token of at least 16 characters.
+                "-api.access_token=<the access token>",
                 "-http.port=:8000",
                 "-admin.port=:9000",
             ],
@@ -157,7 +158,7 @@ mod tests {
         assert_eq!(s.geocoder, GeocoderKind::Maxmind);
         assert_eq!(
             s.api_access_token.unwrap().expose_secret(),
-            "<access token>"
+            "<the access token>"
         );
         assert_eq!(s.http_port.to_string(), ":8000");
         assert_eq!(s.admin_port.to_string(), ":9000");

@@ -23,11 +23,7 @@ pub struct Settings {
     pub http_port: HostPort,
     #[serde(rename = "admin.port", deserialize_with = "de::host_port")]
     pub admin_port: HostPort,
-    #[serde(
-        rename = "api.access_token",
-        default,
-        deserialize_with = "de::opt_secret"
-    )]
+    #[serde(rename = "api.access_token", default, deserialize_with = "de::token")]
     pub api_access_token: Option<SecretString>,
     #[serde(default, deserialize_with = "de::opt_server")]
     pub mysql_server: Option<HostPort>,
@@ -37,6 +33,8 @@ pub struct Settings {
     pub mysql_password: SecretString,
     #[serde(deserialize_with = "de::database")]
     pub mysql_database: String,
+    #[serde(deserialize_with = "de::span")]
+    pub mysql_timeout: Span,
     #[serde(deserialize_with = "de::geocoder")]
     pub geocoder: GeocoderKind,
     #[serde(rename = "geocoder.maxmind_db", deserialize_with = "de::path")]
@@ -61,6 +59,10 @@ pub struct Settings {
     pub http_body_timeout: Span,
     #[serde(rename = "http.max_connections", deserialize_with = "de::positive")]
     pub http_max_connections: u32,
+    #[serde(rename = "http.write_timeout", deserialize_with = "de::span")]
+    pub http_write_timeout: Span,
+    #[serde(rename = "http.max_connections_per_ip", deserialize_with = "de::count")]
+    pub http_max_connections_per_ip: u32,
     #[serde(rename = "http.rate_limit.register", deserialize_with = "de::count")]
     pub http_rate_limit_register: u32,
     #[serde(
@@ -75,6 +77,13 @@ pub struct Settings {
         deserialize_with = "de::positive"
     )]
     pub http_rate_limit_ping_burst: u32,
+    #[serde(rename = "http.rate_limit.unknown", deserialize_with = "de::count")]
+    pub http_rate_limit_unknown: u32,
+    #[serde(
+        rename = "http.rate_limit.unknown_burst",
+        deserialize_with = "de::positive"
+    )]
+    pub http_rate_limit_unknown_burst: u32,
     #[serde(default, deserialize_with = "de::opt_path")]
     pub config: Option<PathBuf>,
     /// `SENTRY_DSN`: errors are reported to Sentry when set.
@@ -114,12 +123,14 @@ impl fmt::Display for Settings {
         write!(
             f,
             "http.port={} admin.port={} api.access_token={} mysql_server={} mysql_user={} \
-             mysql_password={} mysql_database={} geocoder={} geocoder.maxmind_db={} \
+             mysql_password={} mysql_database={} mysql_timeout={} geocoder={} geocoder.maxmind_db={} \
              datadog_server={} groups={} timezone={} prune_threshold={} testing_mode={} \
              log_level={} http.trusted_proxies={} http.header_timeout={} http.body_timeout={} \
-             http.max_connections={} http.rate_limit.register={} \
+             http.max_connections={} http.write_timeout={} http.max_connections_per_ip={} \
+             http.rate_limit.register={} \
              http.rate_limit.register_burst={} http.rate_limit.ping={} \
-             http.rate_limit.ping_burst={} config={} environment={} sentry_dsn={}",
+             http.rate_limit.ping_burst={} http.rate_limit.unknown={} \
+             http.rate_limit.unknown_burst={} config={} environment={} sentry_dsn={}",
             self.http_port,
             self.admin_port,
             if self.api_access_token.is_some() {
@@ -135,6 +146,7 @@ impl fmt::Display for Settings {
                 "<set>"
             },
             self.mysql_database,
+            self.mysql_timeout,
             self.geocoder.as_str(),
             self.geocoder_maxmind_db.display(),
             opt(&self.datadog_server),
@@ -147,10 +159,14 @@ impl fmt::Display for Settings {
             self.http_header_timeout,
             self.http_body_timeout,
             self.http_max_connections,
+            self.http_write_timeout,
+            self.http_max_connections_per_ip,
             self.http_rate_limit_register,
             self.http_rate_limit_register_burst,
             self.http_rate_limit_ping,
             self.http_rate_limit_ping_burst,
+            self.http_rate_limit_unknown,
+            self.http_rate_limit_unknown_burst,
             self.config
                 .as_ref()
                 .map_or("<unset>".to_string(), |p| p.display().to_string()),
@@ -202,12 +218,19 @@ mod tests {
         assert_eq!(s.http_header_timeout.0, chrono::TimeDelta::seconds(10));
         assert_eq!(s.http_body_timeout.0, chrono::TimeDelta::seconds(60));
         assert_eq!(s.http_max_connections, 10_000);
+        assert_eq!(s.http_write_timeout.0, chrono::TimeDelta::seconds(30));
+        assert_eq!(s.http_max_connections_per_ip, 64);
+        assert_eq!(s.mysql_timeout.0, chrono::TimeDelta::seconds(5));
         assert_eq!(
             (s.http_rate_limit_register, s.http_rate_limit_register_burst),
             (10, 20)
         );
         assert_eq!(
             (s.http_rate_limit_ping, s.http_rate_limit_ping_burst),
+            (60, 120)
+        );
+        assert_eq!(
+            (s.http_rate_limit_unknown, s.http_rate_limit_unknown_burst),
             (60, 120)
         );
         assert!(s.config.is_none());
@@ -218,12 +241,18 @@ mod tests {
     #[test]
     fn toml_values_may_use_their_natural_types() {
         let s = Settings::from_toml_str(
-            "testing_mode = true\n\"http.port\" = 8080\n\"http.trusted_proxies\" = [\"10.0.0.0/8\", \"::1\"]\n",
+            "testing_mode = true\n\"http.port\" = \":8080\"\n\"http.max_connections\" = 20\n\"http.trusted_proxies\" = [\"10.0.0.0/8\", \"::1\"]\n",
             "f.toml",
         )
         .unwrap();
         assert!(s.testing_mode);
         assert_eq!(s.http_port.to_string(), ":8080");
+        assert_eq!(s.http_max_connections, 20);
+        assert_eq!(s.http_trusted_proxies.len(), 2);
+        // One string for the proxies too.
+        let s =
+            Settings::from_toml_str("\"http.trusted_proxies\" = \"10.0.0.0/8,::1\"\n", "f.toml")
+                .unwrap();
         assert_eq!(s.http_trusted_proxies.len(), 2);
     }
 
@@ -231,7 +260,7 @@ mod tests {
     fn secrets_never_appear_in_debug_display_or_errors() {
         let s = run(
             &[
-                "-api.access_token=tok-SECRET-1",
+                "-api.access_token=tok-SECRET-1-long-enough",
                 "-mysql_password=pw-SECRET-2",
             ],
             &env(&[("SENTRY_DSN", "https://k-SECRET-3@sentry.example/1")]),

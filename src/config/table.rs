@@ -77,6 +77,13 @@ pub const SPECS: &[Spec] = &[
         help: "MySQL password (prefer PDD_MYSQL_PASSWORD)",
     },
     Spec {
+        name: "mysql_timeout",
+        value: Some("duration"),
+        default: Some("5.seconds"),
+        shown_default: "\"5.seconds\"",
+        help: "longest a request may wait on MySQL (connecting included) before it answers 503",
+    },
+    Spec {
         name: "mysql_database",
         value: Some("name"),
         default: Some("pdd"),
@@ -168,6 +175,20 @@ pub const SPECS: &[Spec] = &[
         help: "connections open at once on each interface; more wait in the listen backlog",
     },
     Spec {
+        name: "http.write_timeout",
+        value: Some("duration"),
+        default: Some("30.seconds"),
+        shown_default: "\"30.seconds\"",
+        help: "time a client has to take an answer once the server starts writing it; slower readers are disconnected",
+    },
+    Spec {
+        name: "http.max_connections_per_ip",
+        value: Some("n"),
+        default: Some("64"),
+        shown_default: "64",
+        help: "connections open at once from one client address (an IPv6 /64); 0: no cap; trusted proxies are not capped",
+    },
+    Spec {
         name: "http.rate_limit.register",
         value: Some("n"),
         default: Some("10"),
@@ -194,6 +215,20 @@ pub const SPECS: &[Spec] = &[
         default: Some("120"),
         shown_default: "120",
         help: "pings one client address may make at once before the per-minute rate applies",
+    },
+    Spec {
+        name: "http.rate_limit.unknown",
+        value: Some("n"),
+        default: Some("60"),
+        shown_default: "60",
+        help: "answers 404 for a path no route has, and 405, per minute per client address; 0: no limit; 429 beyond",
+    },
+    Spec {
+        name: "http.rate_limit.unknown_burst",
+        value: Some("n"),
+        default: Some("120"),
+        shown_default: "120",
+        help: "unknown routes one client address may ask at once before the per-minute rate applies",
     },
     Spec {
         name: "config",

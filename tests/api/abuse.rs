@@ -267,3 +267,41 @@ async fn arrays_of_fields_in_place_of_objects_are_refused() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(app.services.campaigns.list(None).await.unwrap().len(), 0);
 }
+
+#[tokio::test]
+async fn unknown_routes_and_wrong_methods_count_against_one_budget_per_address() {
+    let app = app_with(Limits {
+        unknown_route_rate: Rate {
+            per_minute: 1,
+            burst: 3,
+        },
+        ..Limits::unlimited_rates()
+    });
+    for path in ["/nothing", "/api/nothing", "/api/clients/a/b/c"] {
+        let r = app.call(from("192.0.2.9:1000", "GET", path)).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
+    }
+    let r = app.call(from("192.0.2.9:1000", "GET", "/nothing")).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(r.header("retry-after"), Some("60"));
+    assert_eq!(
+        r.errors(),
+        vec!["too many requests from this address: retry in 60 s"]
+    );
+    // A wrong method on a known path too; it has no Allow header then.
+    let r = app
+        .call(from("192.0.2.9:1000", "DELETE", "/api/clients"))
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(r.header("allow"), None);
+    // Known routes answer as usual, a 404 of theirs is not counted, and another address has
+    // its own budget.
+    let r = app
+        .call(from("192.0.2.9:1000", "GET", "/api/clients/nobody/ping"))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = app
+        .call(from("192.0.2.10:1000", "DELETE", "/api/clients"))
+        .await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+}

@@ -275,3 +275,59 @@ async fn the_route_table_used_for_labels_and_cors_agrees_with_the_routing() {
         assert_eq!(r.status, expected, "{path}");
     }
 }
+
+// ---------------------------------------------------------------- compression
+
+#[tokio::test]
+async fn answers_over_1_kib_are_gzipped_when_the_client_accepts_it() {
+    use std::io::Read;
+    let app = app();
+    let queries: Vec<_> = (0..100)
+        .map(|i| json!({"exact": format!("a rather long query number {i}")}))
+        .collect();
+    let name = app
+        .create_campaign(json!({
+            "displayName": "Flu", "email": "a@b.org", "vocabulary": {"queries": queries},
+            "startTime": "2018-05-11T14:00:00.000Z", "endTime": "2018-05-17T00:00:00.000Z",
+            "groupSize": 10, "samplingRate": 0.5
+        }))
+        .await["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("/api/campaigns/{name}");
+    let plain = app.call(private("GET", &path)).await;
+    assert_eq!(plain.status, StatusCode::OK);
+    assert!(plain.body.len() > 1024);
+    assert_eq!(plain.header("content-encoding"), None);
+    assert_eq!(plain.header("vary"), Some("Accept-Encoding"));
+
+    let zipped = app
+        .call(private("GET", &path).header("accept-encoding", "br;q=1, gzip;q=0.8"))
+        .await;
+    assert_eq!(zipped.status, StatusCode::OK);
+    assert_eq!(zipped.header("content-encoding"), Some("gzip"));
+    assert_eq!(zipped.header("vary"), Some("Accept-Encoding"));
+    assert!(
+        zipped.body.len() < plain.body.len() / 2,
+        "{}",
+        zipped.body.len()
+    );
+    let mut unzipped = Vec::new();
+    flate2::read::GzDecoder::new(&zipped.body[..])
+        .read_to_end(&mut unzipped)
+        .unwrap();
+    assert_eq!(unzipped, plain.body);
+
+    // Refused gzip, and small answers, go as they are.
+    let refused = app
+        .call(private("GET", &path).header("accept-encoding", "gzip;q=0"))
+        .await;
+    assert_eq!(refused.header("content-encoding"), None);
+    assert_eq!(refused.body, plain.body);
+    let small = app
+        .call(request("GET", "/api/clients/nobody/ping").header("accept-encoding", "gzip"))
+        .await;
+    assert_eq!(small.header("content-encoding"), None);
+    assert_eq!(small.header("vary"), Some("Origin"));
+}

@@ -364,14 +364,14 @@ fn guide_commands() -> Vec<String> {
 }
 
 /// Splits like a POSIX shell: quotes, backslashes and `$PWD`; `<placeholder>`s become
-/// `placeholder` first.
+/// `a-placeholder-value` first (long enough for an access token).
 fn shell_words(command: &str, pwd: &str) -> Vec<String> {
     let mut text = String::new();
     let mut rest = command;
     while let Some(open) = rest.find('<') {
         let close = rest[open..].find('>').expect("closed placeholder") + open;
         text.push_str(&rest[..open]);
-        text.push_str("placeholder");
+        text.push_str("a-placeholder-value");
         rest = &rest[close + 1..];
     }
     text.push_str(rest);

@@ -173,7 +173,7 @@ fn the_deployment_pages_production_flags_are_accepted() {
         "-mysql_password=stand-in-password",
         "-datadog_server=127.0.0.1:8125",
         "-geocoder=maxmind",
-        "-api.access_token=stand-in-token",
+        "-api.access_token=stand-in-access-token",
         "-http.port=:8000",
         "-admin.port=:9000",
     ];
@@ -195,7 +195,7 @@ fn the_deployment_pages_production_flags_are_accepted() {
     let out = run(&plain, &env[1..]);
     assert!(out.status.success(), "{}{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("configuration OK"));
-    for secret in ["stand-in-password", "stand-in-token"] {
+    for secret in ["stand-in-password", "stand-in-access-token"] {
         assert!(!out.stdout.contains(secret) && !out.stderr.contains(secret));
     }
 
@@ -209,7 +209,7 @@ fn the_deployment_pages_production_flags_are_accepted() {
     let mut full: Vec<&str> = production.to_vec();
     full.extend([db.as_str(), "-check_config"]);
     let out = run(&full, &env);
-    for secret in ["stand-in-password", "stand-in-token", "private@"] {
+    for secret in ["stand-in-password", "stand-in-access-token", "private@"] {
         assert!(!out.stdout.contains(secret) && !out.stderr.contains(secret));
     }
     assert!(out.status.success(), "{}{}", out.stdout, out.stderr);
@@ -227,4 +227,71 @@ fn healthcheck_exits_0_while_the_server_runs_and_1_once_it_is_gone() {
     let out = run(&["-healthcheck", &port], &[]);
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.starts_with("unhealthy: "), "{}", out.stdout);
+}
+
+#[test]
+fn config_file_errors_name_the_file_line_and_key_never_a_secret_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pdd.toml");
+    let config = format!("-config={}", path.display());
+    for (text, expected) in [
+        (
+            // A syntax error on the token's line: the parser would quote the line.
+            "log_level = \"INFO\"\napi.access_token = \"TOKsecret-never-printed\n",
+            format!(
+                "config: {:?} is not valid TOML: line 2, key api.access_token",
+                path.display().to_string()
+            ),
+        ),
+        (
+            "\"http.port\" = 5\n",
+            format!(
+                "invalid http.port (from config file {:?}): expected a string, found an integer",
+                path.display().to_string()
+            ),
+        ),
+        (
+            "api.access_token = \"TOKsecret\"\n",
+            format!(
+                "invalid api.access_token (from config file {:?}): shorter than 16 characters (value not shown: it is a secret)",
+                path.display().to_string()
+            ),
+        ),
+    ] {
+        std::fs::write(&path, text).unwrap();
+        let out = run(&[&config, "-check_config"], &[]);
+        assert_eq!(out.status.code(), Some(2), "{text}: {}", out.stderr);
+        assert_eq!(out.stderr, format!("error: {expected}\n"), "{text}");
+        assert!(!out.stdout.contains("TOKsecret") && !out.stderr.contains("TOKsecret"));
+    }
+}
+
+#[test]
+fn a_blank_or_short_access_token_exits_2_without_printing_it() {
+    for (args, env, why) in [
+        (vec!["-api.access_token= "], vec![], "blank"),
+        (
+            vec!["-api.access_token=a"],
+            vec![],
+            "shorter than 16 characters",
+        ),
+        (
+            vec![],
+            vec![("PDD_API_ACCESS_TOKEN", "short-SECRET")],
+            "shorter than 16 characters",
+        ),
+    ] {
+        let out = run(&args, &env);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", out.stderr);
+        let source = if env.is_empty() {
+            "flag -api.access_token"
+        } else {
+            "environment variable PDD_API_ACCESS_TOKEN"
+        };
+        assert_eq!(
+            out.stderr,
+            format!("error: invalid api.access_token (from {source}): {why} (value not shown: it is a secret)\n")
+        );
+        assert!(!out.stderr.contains("SECRET") && out.stdout.is_empty());
+    }
 }

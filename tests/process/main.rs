@@ -4,10 +4,13 @@
 #[cfg(feature = "mysql")]
 mod crash;
 mod flags;
+mod hostile;
 mod in_process;
 mod limits;
 #[cfg(feature = "mysql")]
 mod mysql;
+#[cfg(feature = "mysql")]
+mod mysql_faults;
 mod protocol;
 mod server;
 mod shutdown;

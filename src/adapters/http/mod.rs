@@ -3,6 +3,7 @@
 //! failures to statuses in `rejection`; this module joins them and wraps the whole with the
 //! per-request log line, metrics and CORS headers.
 
+pub mod compress;
 pub mod dto;
 mod export;
 pub mod filters;
@@ -47,6 +48,9 @@ pub struct Limits {
     pub register_rate: Rate,
     /// Pings (`GET|POST /api/clients/{name}/ping`) per client address.
     pub ping_rate: Rate,
+    /// Answers 404 for a path no route has, and 405, per client address: beyond it they are
+    /// 429 (a flood of them is throttled like the routes above).
+    pub unknown_route_rate: Rate,
 }
 
 impl Limits {
@@ -55,6 +59,7 @@ impl Limits {
         Limits {
             register_rate: Rate::OFF,
             ping_rate: Rate::OFF,
+            unknown_route_rate: Rate::OFF,
             ..Limits::default()
         }
     }
@@ -72,6 +77,13 @@ pub const DEFAULT_PING_RATE: Rate = Rate {
     per_minute: 60,
     burst: 120,
 };
+/// 60 unknown routes or wrong methods a minute per address, 120 at once
+/// (`http.rate_limit.unknown*`): no client of the API asks for them, so this only stops scans
+/// and floods.
+pub const DEFAULT_UNKNOWN_ROUTE_RATE: Rate = Rate {
+    per_minute: 60,
+    burst: 120,
+};
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl Default for Limits {
@@ -82,6 +94,7 @@ impl Default for Limits {
             body_timeout: DEFAULT_BODY_TIMEOUT,
             register_rate: DEFAULT_REGISTER_RATE,
             ping_rate: DEFAULT_PING_RATE,
+            unknown_route_rate: DEFAULT_UNKNOWN_ROUTE_RATE,
         }
     }
 }
@@ -102,24 +115,34 @@ pub struct ApiState {
 pub fn api_routes(state: ApiState) -> BoxedFilter<(Response,)> {
     let state = Arc::new(state);
     let metrics = state.metrics.clone();
-    let routes = public::routes(&state)
+    let unknown = Arc::new(ratelimit::RateLimiter::new(state.limits.unknown_route_rate));
+    let api = public::routes(&state)
         .or(private::routes(&state))
         .unify()
         .recover(rejection::recover)
         .unify();
-    warp::any()
+    let routes = warp::any()
         .map(Instant::now)
         .and(warp::method())
         .and(warp::path::full())
         .and(warp::header::headers_cloned())
-        .and(routes)
+        .and(filters::client_ip(&state))
+        .and(api)
         .map(
             move |started: Instant,
                   method: Method,
                   path: FullPath,
                   headers: HeaderMap,
+                  ip: Option<std::net::IpAddr>,
                   mut res: Response| {
                 let matched = classify(&method, path.as_str());
+                let unknown_route = res.status() == StatusCode::METHOD_NOT_ALLOWED
+                    || (res.status() == StatusCode::NOT_FOUND && matched.pattern.is_none());
+                if let (true, Some(ip)) = (unknown_route, ip) {
+                    if let Err(wait) = unknown.check(ip, started) {
+                        res = rejection::api_response(&rejection::ApiError::TooManyRequests(wait));
+                    }
+                }
                 if matched.public {
                     add_cors(&mut res, &headers);
                 }
@@ -140,10 +163,14 @@ pub fn api_routes(state: ApiState) -> BoxedFilter<(Response,)> {
                     "request"
                 );
                 metrics.http_request(matched.label(), method.as_str(), status, latency);
-                res
+                let accept = headers
+                    .get(header::ACCEPT_ENCODING)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                (accept, res)
             },
-        )
-        .boxed()
+        );
+    routes.untuple_one().then(compress::maybe_gzip).boxed()
 }
 
 /// `value` as JSON with `status`.

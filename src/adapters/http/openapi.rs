@@ -48,8 +48,10 @@ pub fn document_text() -> &'static str {
             Every failure answers `{\"errors\": [\"<field>: <message>\", ...]}`. A known path \
             asked with a method it does not allow answers 405 with an `Allow` header; OPTIONS \
             on a public path answers the CORS preflight (200, empty body); an unknown path \
-            answers 404. Any operation may answer 500 (`internal server error`, the cause \
-            logged, never sent).",
+            answers 404. Those 404 and 405 answers are counted per client address: beyond 120 \
+            at once and 60 a minute they are 429 with `Retry-After`. Any operation may answer \
+            500 (`internal server error`, the cause logged, never sent). Answers over 1 KiB are \
+            gzip-compressed when `Accept-Encoding` allows it.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     tags(

@@ -39,7 +39,7 @@ impl Rate {
 }
 
 /// The key of an address: IPv4 as it is, IPv6 by its /64 prefix.
-fn key(ip: IpAddr) -> u128 {
+pub fn address_key(ip: IpAddr) -> u128 {
     match ip.to_canonical() {
         IpAddr::V4(v4) => u128::from(u32::from(v4)),
         // The upper half only; the low bit set keeps it apart from every IPv4 key.
@@ -115,7 +115,7 @@ impl RateLimiter {
         if now.saturating_duration_since(state.last_sweep) >= SWEEP_EVERY {
             self.sweep(&mut state, now);
         }
-        let k = key(ip);
+        let k = address_key(ip);
         if !state.buckets.contains_key(&k) && state.buckets.len() >= self.max_keys {
             self.sweep(&mut state, now);
         }
@@ -218,7 +218,7 @@ mod tests {
         assert_eq!(limiter.check(ip("2001:db8:1:3::1"), t0), Ok(()));
         assert_eq!(limiter.check(ip("10.0.0.1"), t0), Ok(()));
         assert!(limiter.check(ip("::ffff:10.0.0.1"), t0).is_err());
-        assert_ne!(key(ip("0.0.0.1")), key(ip("::1")));
+        assert_ne!(address_key(ip("0.0.0.1")), address_key(ip("::1")));
     }
 
     #[test]

@@ -26,9 +26,15 @@ pub use migrate::{latest_version, MigrationReport};
 /// Timeouts that bound how long a lost database can hold a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MysqlTimeouts {
+    /// The most one call serving a request may take, waiting for a connection included
+    /// (`-mysql_timeout`); beyond it the call is `Unavailable` (503) and its connection is not
+    /// reused unless it answers a ping. The jobs' long statements (`LONG_OPS`) are bounded by
+    /// `query` instead.
+    pub request: Duration,
     /// TCP connect to the server.
     pub connect: Duration,
-    /// Socket read and write of one statement.
+    /// Socket read and write of one statement, and the server's time limit on one statement
+    /// of the pooled connections (`max_statement_time`, MariaDB).
     pub query: Duration,
     /// Waiting for a pooled connection (includes connecting a new one).
     pub checkout: Duration,
@@ -41,6 +47,7 @@ pub struct MysqlTimeouts {
 impl Default for MysqlTimeouts {
     fn default() -> Self {
         MysqlTimeouts {
+            request: Duration::from_secs(5),
             connect: Duration::from_secs(2),
             query: Duration::from_secs(30),
             checkout: Duration::from_secs(2),
@@ -61,6 +68,37 @@ pub struct MysqlConfig {
     pub pool_size: u32,
     pub timeouts: MysqlTimeouts,
 }
+
+impl MysqlTimeouts {
+    /// The defaults with a request budget of `request`: connecting and waiting for a pooled
+    /// connection fit in it too.
+    pub fn with_request_budget(request: Duration) -> Self {
+        let d = MysqlTimeouts::default();
+        MysqlTimeouts {
+            request,
+            connect: d.connect.min(request),
+            checkout: d.checkout.min(request),
+            ..d
+        }
+    }
+}
+
+/// The calls of the nightly jobs, over whole days of data: bounded by the statement limit
+/// (`MysqlTimeouts::query`), not by the request budget.
+const LONG_OPS: &[&str] = &[
+    "active_clients",
+    "count_client_day",
+    "create_day_sketches",
+    "day_groups",
+    "day_raw_sum",
+    "delete_activity_before",
+    "delete_client_days_before",
+    "delete_job_runs_before",
+    "delete_orphan_sketches",
+    "delete_sketches_before",
+    "prune_clients",
+    "put_aggregation",
+];
 
 impl MysqlConfig {
     /// A configuration with the default pool size (16) and timeouts.
@@ -89,15 +127,25 @@ impl MysqlConfig {
         Ok((host.to_string(), port))
     }
 
-    /// Connection options, with or without the database selected.
-    fn opts(&self, with_database: bool) -> Result<OptsBuilder, String> {
+    /// Connection options, with or without the database selected; the pooled connections
+    /// (`pooled`) get the statement time limit, the migrations' connection does not.
+    fn opts(&self, with_database: bool, pooled: bool) -> Result<OptsBuilder, String> {
         let (host, port) = self.endpoint()?;
         let t = &self.timeouts;
+        // `/*M! … */` is run by MariaDB only (MySQL has no max_statement_time).
+        let statement_limit = if pooled {
+            format!(
+                " /*M!, max_statement_time = {:.3} */",
+                t.query.as_secs_f64()
+            )
+        } else {
+            String::new()
+        };
         let init = vec![
             "SET time_zone = '+00:00'".to_string(),
             "SET NAMES utf8mb4".to_string(),
             format!(
-                "SET SESSION innodb_lock_wait_timeout = {}",
+                "SET SESSION innodb_lock_wait_timeout = {}{statement_limit}",
                 t.lock_wait.as_secs().max(1)
             ),
         ];
@@ -186,16 +234,30 @@ impl MysqlStorage {
         }
         let inner = self.inner.clone();
         let started = Instant::now();
-        let result = tokio::task::spawn_blocking(move || {
+        let task = tokio::task::spawn_blocking(move || {
             let mut conn = inner
                 .pool
                 .get()
                 .map_err(|e| StorageError::Unavailable(format!("no database connection: {e}")))?;
             let mut db = Db::new(&mut *conn, &inner.statements);
             f(&mut db)
-        })
-        .await
-        .unwrap_or_else(|e| Err(StorageError::Failure(format!("storage task failed: {e}"))));
+        });
+        let budget = self.inner.request_budget;
+        let joined = if LONG_OPS.contains(&op) {
+            task.await
+        } else {
+            // A hung database holds the blocking thread until the socket timeout; the request
+            // is answered now. The connection goes back to the pool only if it answers a ping.
+            match tokio::time::timeout(budget, task).await {
+                Ok(joined) => joined,
+                Err(_) => Ok(Err(StorageError::Unavailable(format!(
+                    "the database did not answer within {} ms",
+                    budget.as_millis()
+                )))),
+            }
+        };
+        let result = joined
+            .unwrap_or_else(|e| Err(StorageError::Failure(format!("storage task failed: {e}"))));
         if let Some(m) = &self.inner.metrics {
             let ok = !matches!(
                 result,

@@ -25,13 +25,15 @@ pub(super) struct Inner {
     pub(super) not_ready: Mutex<String>,
     pub(super) statements: AtomicU64,
     pub(super) metrics: Option<Arc<dyn Metrics>>,
+    /// `MysqlTimeouts::request`.
+    pub(super) request_budget: Duration,
 }
 
 impl Inner {
     /// Builds the pool (without connecting) and starts the background connect-and-migrate
     /// thread.
     pub(super) fn start(config: MysqlConfig, metrics: Option<Arc<dyn Metrics>>) -> Arc<Inner> {
-        let (opts, not_ready) = match config.opts(true) {
+        let (opts, not_ready) = match config.opts(true, true) {
             Ok(o) => (o, "connecting to the database".to_string()),
             Err(e) => (OptsBuilder::new(), e),
         };
@@ -48,6 +50,7 @@ impl Inner {
             not_ready: Mutex::new(not_ready),
             statements: AtomicU64::new(0),
             metrics,
+            request_budget: config.timeouts.request,
         });
         let weak = Arc::downgrade(&inner);
         let spawned = std::thread::Builder::new()
@@ -105,7 +108,8 @@ fn prepare_loop(weak: Weak<Inner>, config: MysqlConfig) {
 
 /// Creates the database when missing and brings its schema to the latest version.
 fn prepare(config: &MysqlConfig) -> Result<MigrationReport, String> {
-    let mut server = Conn::new(Opts::from(config.opts(false)?)).map_err(|e| e.to_string())?;
+    let mut server =
+        Conn::new(Opts::from(config.opts(false, false)?)).map_err(|e| e.to_string())?;
     server
         .query_drop(format!(
             "CREATE DATABASE IF NOT EXISTS {} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
@@ -113,6 +117,6 @@ fn prepare(config: &MysqlConfig) -> Result<MigrationReport, String> {
         ))
         .map_err(|e| e.to_string())?;
     drop(server);
-    let mut conn = Conn::new(Opts::from(config.opts(true)?)).map_err(|e| e.to_string())?;
+    let mut conn = Conn::new(Opts::from(config.opts(true, false)?)).map_err(|e| e.to_string())?;
     migrate::migrate(&mut conn, &config.database).map_err(|e| e.to_string())
 }
