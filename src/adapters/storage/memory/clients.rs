@@ -180,9 +180,9 @@ impl ClientStore for MemoryStorage {
             .map(|s| OpenSketch {
                 sketch: s.clone(),
                 public_keys: inner
-                    .groups
+                    .group_keys
                     .get(&(s.campaign_name.clone(), s.day, s.group))
-                    .map(|g| g.public_keys.clone())
+                    .cloned()
                     .unwrap_or_default(),
             })
             .collect();

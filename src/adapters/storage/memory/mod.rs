@@ -19,6 +19,7 @@ use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use crate::domain::campaign::Campaign;
 use crate::domain::client::{Activity, Client, ClientBreakdown, ClientDay};
 use crate::domain::job::JobRun;
+use crate::domain::shared::Shared;
 use crate::domain::sketch::{Aggregation, Group, Sketch};
 use crate::domain::time::Day;
 use crate::ports::{Storage, StorageResult};
@@ -50,6 +51,8 @@ struct Inner {
     sketches_by_client: HashMap<String, Vec<String>>,
     sketches_by_day: BTreeMap<DayKey, Vec<String>>,
     groups: BTreeMap<GroupKey, Group>,
+    /// Each group's public keys as pings hand them out: one shared copy per group.
+    group_keys: HashMap<GroupKey, Shared<Vec<String>>>,
     raw_sums: BTreeMap<DayKey, Vec<i64>>,
     aggregations: BTreeMap<DayKey, Aggregation>,
     jobs: HashMap<String, JobState>,
@@ -110,6 +113,7 @@ impl Inner {
                 .collect();
             for g in groups {
                 self.groups.remove(&g);
+                self.group_keys.remove(&g);
             }
             self.raw_sums.remove(&key);
         }

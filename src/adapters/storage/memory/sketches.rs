@@ -6,6 +6,7 @@ use async_trait::async_trait;
 
 use super::{DayKey, MemoryStorage};
 use crate::domain::crypto;
+use crate::domain::shared::Shared;
 use crate::domain::sketch::{add_counts, Group, Sketch, Submission};
 use crate::domain::time::Day;
 use crate::ports::storage::{DaySketches, SubmitOutcome};
@@ -36,9 +37,11 @@ impl SketchStore for MemoryStorage {
             return Err(StorageError::AlreadyExists);
         }
         for g in &day.groups {
+            let key = (g.campaign_name.clone(), g.day, g.group);
             inner
-                .groups
-                .insert((g.campaign_name.clone(), g.day, g.group), g.clone());
+                .group_keys
+                .insert(key.clone(), Shared::new(g.public_keys.clone()));
+            inner.groups.insert(key, g.clone());
         }
         let mut names = Vec::with_capacity(day.sketches.len());
         for s in &day.sketches {
