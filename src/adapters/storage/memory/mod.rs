@@ -26,6 +26,8 @@ use crate::ports::{Storage, StorageResult};
 
 type DayKey = (String, Day);
 type GroupKey = (String, Day, u32);
+/// A campaign's groups' public keys by (day, group).
+type CampaignKeys = HashMap<(Day, u32), Shared<Vec<String>>>;
 /// Activity is keyed by time and an insertion number, so equal times stay distinct.
 type ActivityKey = (DateTime<Utc>, u64);
 /// Job runs are keyed by job, start and an insertion number.
@@ -51,8 +53,9 @@ struct Inner {
     sketches_by_client: HashMap<String, Vec<String>>,
     sketches_by_day: BTreeMap<DayKey, Vec<String>>,
     groups: BTreeMap<GroupKey, Group>,
-    /// Each group's public keys as pings hand them out: one shared copy per group.
-    group_keys: HashMap<GroupKey, Shared<Vec<String>>>,
+    /// Each group's public keys as pings hand them out, one shared copy per group; by campaign
+    /// then (day, group), so a ping looks them up without building a key.
+    group_keys: HashMap<String, CampaignKeys>,
     raw_sums: BTreeMap<DayKey, Vec<i64>>,
     aggregations: BTreeMap<DayKey, Aggregation>,
     jobs: HashMap<String, JobState>,
@@ -113,7 +116,12 @@ impl Inner {
                 .collect();
             for g in groups {
                 self.groups.remove(&g);
-                self.group_keys.remove(&g);
+                if let Some(groups) = self.group_keys.get_mut(&g.0) {
+                    groups.remove(&(g.1, g.2));
+                    if groups.is_empty() {
+                        self.group_keys.remove(&g.0);
+                    }
+                }
             }
             self.raw_sums.remove(&key);
         }

@@ -40,7 +40,9 @@ impl SketchStore for MemoryStorage {
             let key = (g.campaign_name.clone(), g.day, g.group);
             inner
                 .group_keys
-                .insert(key.clone(), Shared::new(g.public_keys.clone()));
+                .entry(g.campaign_name.clone())
+                .or_default()
+                .insert((g.day, g.group), Shared::new(g.public_keys.clone()));
             inner.groups.insert(key, g.clone());
         }
         let mut names = Vec::with_capacity(day.sketches.len());
