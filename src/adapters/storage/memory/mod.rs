@@ -52,6 +52,7 @@ struct Inner {
     /// Per client: the names of its sketches (a handful: campaigns × open days).
     sketches_by_client: HashMap<String, Vec<String>>,
     sketches_by_day: BTreeMap<DayKey, Vec<String>>,
+    /// The groups without their public keys, which `group_keys` holds.
     groups: BTreeMap<GroupKey, Group>,
     /// Each group's public keys as pings hand them out, one shared copy per group; by campaign
     /// then (day, group), so a ping looks them up without building a key.
