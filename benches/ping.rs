@@ -367,6 +367,65 @@ fn line(what: &str, f: &Figures) {
     );
 }
 
+/// CPU seconds (user + system) used so far by process `pid`.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces): state is field 3, utime 14.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // SAFETY: sysconf only reads a system constant.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    (ticks(11) + ticks(12)) / hz
+}
+
+/// The process whose command is `name`, if one runs.
+fn pid_of(name: &str) -> Option<u32> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+        let comm = std::fs::read_to_string(e.path().join("comm")).ok()?;
+        (comm.trim() == name).then_some(pid)
+    })
+}
+
+/// Where the CPU went during a measurement: this process (the server), and the database.
+struct CpuSplit {
+    started: Instant,
+    server: f64,
+    database: Option<(u32, f64)>,
+}
+
+impl CpuSplit {
+    fn start() -> Self {
+        let database = pid_of("mariadbd")
+            .or_else(|| pid_of("mysqld"))
+            .map(|pid| (pid, cpu_seconds(pid)));
+        CpuSplit {
+            started: Instant::now(),
+            server: cpu_seconds(std::process::id()),
+            database,
+        }
+    }
+
+    fn line(&self) {
+        let wall = self.started.elapsed().as_secs_f64();
+        let server = cpu_seconds(std::process::id()) - self.server;
+        let database = self
+            .database
+            .map(|(pid, before)| format!(", the database {:.1} s", cpu_seconds(pid) - before))
+            .unwrap_or_default();
+        println!(
+            "  CPU during that run: the server process {server:.1} s{database}, of {:.1} s available (2 cores × {wall:.1} s; wrk and other work the rest)",
+            2.0 * wall
+        );
+    }
+}
+
 fn rss() -> String {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let field = |name: &str| {
@@ -389,13 +448,17 @@ fn memory(clients: usize, seconds: u64) {
         .block_on(populate(storage.clone(), clock.clone(), clients));
     let server = start(storage, clock);
     let size = server.check_ping(&names[0]);
-    println!("  a ping answer: {size} bytes");
+    println!(
+        "  a ping answer: {size} bytes; memory after setup: {}",
+        rss()
+    );
     let admin = wrk(
         &format!("http://{}/admin/ping", server.admin),
         None,
         64,
         seconds,
     );
+    let cpu = CpuSplit::start();
     let ping = wrk(
         &format!("http://{}/", server.http),
         Some(&names),
@@ -404,6 +467,7 @@ fn memory(clients: usize, seconds: u64) {
     );
     line("GET /admin/ping", &admin);
     line("POST /api/clients/{name}/ping", &ping);
+    cpu.line();
     println!(
         "  ping / admin ping: {:.1} %   (target ≥ 25 %, p99 ≤ 10 ms)",
         100.0 * ping.per_second / admin.per_second.max(1.0)
@@ -449,6 +513,7 @@ mod mysql {
         let server = start(storage, clock);
         server.check_ping(&names[0]);
         let before = mysql.statements();
+        let cpu = CpuSplit::start();
         let ping = wrk(
             &format!("http://{}/", server.http),
             Some(&names),
@@ -457,6 +522,7 @@ mod mysql {
         );
         let statements = mysql.statements() - before;
         line("POST /api/clients/{name}/ping", &ping);
+        cpu.line();
         println!(
             "  statements per ping: {:.2} ({statements} for {} pings; target ≥ 5,000 pings/s)",
             statements as f64 / ping.requests.max(1) as f64,
