@@ -41,6 +41,10 @@ use pdd_server::domain::time::Calendar;
 use pdd_server::ports::Storage;
 use pdd_server::testing::ManualClock;
 
+/// The server's allocator (see `src/main.rs`): the server runs in this process.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const CAMPAIGNS: usize = 5;
 const QUERIES: usize = 50;
 const GROUP_SIZE: i64 = 50;
