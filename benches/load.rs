@@ -15,6 +15,15 @@
 //! `PDD_LOAD_LIMITS` (`on`, the default: the connection limits at their defaults — write
 //! timeout, connections per address, unknown-route budget, MySQL request budget; `off`: those
 //! turned off; `both`: one run each, to compare). Rate limits are off: every request comes from 127.0.0.1.
+//!
+//! `PDD_LOAD_INSTANCES=N` (MariaDB only) runs instead the multi-instance mode (see
+//! `load/instances.rs`): the built server as 1 and then N processes in testing mode on one
+//! database, requests spread round-robin, the nightly jobs firing by themselves; the throughput
+//! of both side by side, and every accepted submission and job firing checked to count once.
+
+#[cfg(feature = "mysql")]
+#[path = "load/instances.rs"]
+mod instances;
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -54,6 +63,21 @@ fn main() {
     let connections = env_or("PDD_LOAD_CONNECTIONS", 32usize);
     let seconds = env_or("PDD_LOAD_SECONDS", 300u64);
     let storage = std::env::var("PDD_LOAD_STORAGE").unwrap_or_else(|_| "both".into());
+    #[cfg(feature = "mysql")]
+    if let Some(n) = std::env::var("PDD_LOAD_INSTANCES")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        if !mysql_answers() {
+            println!("multi-instance mode: no MariaDB answers on {MYSQL}");
+            std::process::exit(1);
+        }
+        if !instances::run(n.max(1), clients, connections) {
+            eprintln!("load: FAILED (see above)");
+            std::process::exit(1);
+        }
+        return;
+    }
     let limits = std::env::var("PDD_LOAD_LIMITS").unwrap_or_else(|_| "on".into());
     let modes: &[bool] = match limits.as_str() {
         "off" => &[false],

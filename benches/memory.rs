@@ -274,7 +274,7 @@ async fn run(n_clients: usize) {
                 let command = response
                     .submit
                     .into_iter()
-                    .find(|c| c.public_keys == g.public_keys)
+                    .find(|c| *c.public_keys == g.public_keys)
                     .expect("command");
                 sketch_at.insert((g.group, pos), command.sketch_name);
             }

@@ -10,6 +10,7 @@ pub mod export;
 pub mod grouping;
 pub mod job;
 pub mod service;
+pub mod shared;
 pub mod sketch;
 pub mod text;
 pub mod time;

@@ -6,6 +6,7 @@ use num_bigint::BigUint;
 
 use super::campaign::Campaign;
 use super::crypto;
+use super::shared::Shared;
 use super::time::Day;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,7 +53,8 @@ impl Group {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenSketch {
     pub sketch: Sketch,
-    pub public_keys: Vec<String>,
+    /// Shared by the open sketches of every member of the group.
+    pub public_keys: Shared<Vec<String>>,
 }
 
 /// A validated submission, ready to be folded in: encrypted values already reduced mod ℓ, and

@@ -99,15 +99,15 @@ async fn ping_with_two_campaigns_truncates_older_vocabulary_and_sorts_keys_by_cl
     let flu_day0 = Vocabulary {
         queries: vec![q("flu"), qt(&["flu", "fever"]), q("cold")],
     };
-    let flu_keys = flu_cmd.public_keys.clone();
+    let flu_keys = flu_cmd.public_keys.to_vec();
     assert_eq!(
         *flu_cmd,
         Command {
             sketch_name: flu_cmd.sketch_name.clone(),
             start_time: utc("2018-05-09T23:00:00Z"),
             end_time: utc("2018-05-10T23:00:00Z"),
-            vocabulary: flu_day0.clone(),
-            public_keys: flu_keys.clone(),
+            vocabulary: flu_day0.clone().into(),
+            public_keys: flu_keys.clone().into(),
             round: 0,
             collect_encrypted: true,
             collect_raw: true,
@@ -125,8 +125,9 @@ async fn ping_with_two_campaigns_truncates_older_vocabulary_and_sorts_keys_by_cl
             end_time: utc("2018-05-10T23:00:00Z"),
             vocabulary: Vocabulary {
                 queries: vec![q("flu"), qt(&["sore", "throat"])],
-            },
-            public_keys: all_keys_by_name.clone(),
+            }
+            .into(),
+            public_keys: all_keys_by_name.clone().into(),
             round: 1,
             collect_encrypted: true,
             collect_raw: false,
@@ -136,12 +137,12 @@ async fn ping_with_two_campaigns_truncates_older_vocabulary_and_sorts_keys_by_cl
     let partner = flu_group.iter().find(|c| c.name != me.name).unwrap();
     let partner_cmds = w.commands(partner, &flu, on_day(1, "10:05")).await;
     assert_eq!(partner_cmds.len(), 1);
-    assert_eq!(partner_cmds[0].public_keys, flu_keys);
+    assert_eq!(*partner_cmds[0].public_keys, flu_keys);
     assert_ne!(partner_cmds[0].sketch_name, flu_cmd.sketch_name);
 
     // Distinct queries of the active campaigns only (newest campaign first).
     assert_eq!(
-        response.vocabulary,
+        *response.vocabulary,
         Vocabulary {
             queries: vec![
                 q("flu"),
@@ -183,14 +184,14 @@ async fn ping_with_two_campaigns_truncates_older_vocabulary_and_sorts_keys_by_cl
     };
     assert_eq!(summary, expected);
     let day0 = response.submit.iter().find(|c| c.round == 0).unwrap();
-    assert_eq!(day0.vocabulary, flu_day0);
+    assert_eq!(*day0.vocabulary, flu_day0);
     assert_eq!(day0.sketch_name, flu_cmd.sketch_name);
     let cold2 = response.submit.iter().find(|c| c.round == 2).unwrap();
     assert_eq!(
         (cold2.start_time, cold2.end_time),
         (utc("2018-05-10T23:00:00Z"), utc("2018-05-11T23:00:00Z"))
     );
-    assert_eq!(cold2.public_keys, all_keys_by_name);
+    assert_eq!(*cold2.public_keys, all_keys_by_name);
 
     // A submitted sketch is no longer asked for.
     w.submit(
@@ -350,7 +351,7 @@ async fn ping_vocabulary_follows_campaign_changes_at_once() {
     };
     let flu = [q("flu"), qt(&["flu", "fever"])];
     assert_eq!(
-        w.ping(&client, on_day(0, "10:00")).await.vocabulary,
+        *w.ping(&client, on_day(0, "10:00")).await.vocabulary,
         vocabulary(&flu)
     );
 
@@ -363,7 +364,7 @@ async fn ping_vocabulary_follows_campaign_changes_at_once() {
     let second = w.campaign(second_input.clone()).await;
     let expected = [q("cough"), q("flu"), qt(&["flu", "fever"])];
     assert_eq!(
-        w.ping(&client, on_day(0, "10:02")).await.vocabulary,
+        *w.ping(&client, on_day(0, "10:02")).await.vocabulary,
         vocabulary(&expected)
     );
 
@@ -377,7 +378,7 @@ async fn ping_vocabulary_follows_campaign_changes_at_once() {
         .unwrap();
     let expected = [q("cough"), q("flu"), q("sneeze"), qt(&["flu", "fever"])];
     assert_eq!(
-        w.ping(&client, on_day(0, "10:03")).await.vocabulary,
+        *w.ping(&client, on_day(0, "10:03")).await.vocabulary,
         vocabulary(&expected)
     );
 
@@ -388,7 +389,7 @@ async fn ping_vocabulary_follows_campaign_changes_at_once() {
         .unwrap();
     let expected = [q("cough"), q("flu"), q("sneeze")];
     assert_eq!(
-        w.ping(&client, on_day(0, "10:04")).await.vocabulary,
+        *w.ping(&client, on_day(0, "10:04")).await.vocabulary,
         vocabulary(&expected)
     );
 }
@@ -398,7 +399,7 @@ async fn ping_sees_campaigns_written_by_another_instance_within_the_snapshot_lif
     let w = World::new();
     let client = w.register(0).await;
     assert_eq!(
-        w.ping(&client, on_day(0, "10:00")).await.vocabulary,
+        *w.ping(&client, on_day(0, "10:00")).await.vocabulary,
         Vocabulary::default()
     );
     let other = w.other_instance();
@@ -409,7 +410,7 @@ async fn ping_sees_campaigns_written_by_another_instance_within_the_snapshot_lif
         .unwrap();
     tokio::time::sleep(catalog::TTL + std::time::Duration::from_millis(50)).await;
     assert_eq!(
-        w.ping(&client, on_day(0, "10:01")).await.vocabulary,
+        *w.ping(&client, on_day(0, "10:01")).await.vocabulary,
         Vocabulary {
             queries: vec![q("flu"), qt(&["flu", "fever"])],
         }

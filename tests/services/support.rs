@@ -190,7 +190,7 @@ pub async fn groups_seen(
     for client in clients {
         for command in w.commands(client, campaign, at).await {
             groups
-                .entry(command.public_keys.clone())
+                .entry(command.public_keys.to_vec())
                 .or_default()
                 .push((client.clone(), command));
         }

@@ -306,6 +306,15 @@ async fn ping_with_five_commands_costs_two_statements() {
         extension_version: Some("1.2.0".into()),
         timezone: None,
     };
+    // The first ping of this process reads each group's keys once (5 groups).
+    let counted_before = storage.statements();
+    let first = Activity {
+        time: t("2018-05-13T01:00:00Z"),
+        ..activity.clone()
+    };
+    let open = storage.record_ping(&first).await.unwrap().unwrap();
+    assert_eq!(storage.statements() - counted_before, 2 + 5);
+    assert_eq!(open.len(), 5);
     let questions_before = storage.session_questions().await.unwrap();
     let counted_before = storage.statements();
     let open = storage.record_ping(&activity).await.unwrap().unwrap();
@@ -320,13 +329,13 @@ async fn ping_with_five_commands_costs_two_statements() {
     );
     assert!(open
         .iter()
-        .all(|o| o.public_keys == ["a", "b", "c"].map(|m| client(m).public_key)));
+        .all(|o| *o.public_keys == ["a", "b", "c"].map(|m| client(m).public_key)));
     assert_eq!(counted, 2);
     // The server saw the same: the ping and one SHOW STATUS of ours.
     assert_eq!(questions, 2 + 1);
     assert_eq!(
         storage.list_activity(Some("a"), None).await.unwrap(),
-        vec![activity]
+        vec![first, activity]
     );
     // An unknown client costs one statement and records nothing.
     let before = storage.statements();
@@ -341,6 +350,53 @@ async fn ping_with_five_commands_costs_two_statements() {
         storage.list_activity(Some("nobody"), None).await,
         Ok(vec![])
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_pings_share_activity_inserts_and_every_row_is_written_once() {
+    require_mysql!();
+    let db = TestDb::new();
+    let storage = db.storage(4).await;
+    let names: Vec<String> = (0..40).map(|i| format!("c{i:02}")).collect();
+    for n in &names {
+        storage.create_client(&client(n)).await.unwrap();
+    }
+    let before = storage.statements();
+    let pings = names
+        .iter()
+        .map(|n| n.as_str())
+        .chain(["nobody"])
+        .map(|n| {
+            let storage = storage.clone();
+            let activity = Activity {
+                client_name: n.to_string(),
+                time: t("2018-05-13T02:00:00Z"),
+                country_code: None,
+                extension_version: Some("1.2.0".into()),
+                timezone: None,
+            };
+            tokio::spawn(async move { storage.record_ping(&activity).await })
+        })
+        .collect::<Vec<_>>();
+    let mut answered = Vec::new();
+    for p in pings {
+        answered.push(p.await.unwrap().unwrap().map(|open| open.len()));
+    }
+    // Every known client answered (no sketches), the unknown one not found.
+    assert_eq!(answered[..40], vec![Some(0); 40][..]);
+    assert_eq!(answered[40], None);
+    // One SELECT per ping; the 40 rows in at most 40 INSERTs (fewer when pings overlap).
+    let statements = storage.statements() - before;
+    assert!((41 + 1..=41 + 40).contains(&statements), "{statements}");
+    let mut recorded: Vec<String> = storage
+        .list_activity(None, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.client_name)
+        .collect();
+    recorded.sort();
+    assert_eq!(recorded, names);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -713,7 +769,7 @@ async fn legacy_database_is_upgraded_in_place_keeping_its_data() {
         .unwrap()
         .unwrap();
     assert_eq!(open.len(), 1);
-    assert_eq!(open[0].public_keys, vec!["04dd", "04cc"]);
+    assert_eq!(*open[0].public_keys, vec!["04dd", "04cc"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,7 +10,7 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
-use super::dto::{ClientIn, ClientOut, ClientUpdateIn, PingIn, PingOut, SubmissionIn};
+use super::dto::{ping_json, ClientIn, ClientOut, ClientUpdateIn, PingIn, PingOut, SubmissionIn};
 use super::filters::{json_body, optional_json_body, rate_limited, with_state, BodyLimit};
 #[allow(unused_imports)] // named by the #[utoipa::path] attributes only
 use super::openapi::{
@@ -161,7 +161,10 @@ async fn ping(
         .ping(&name, body.into_input(ip))
         .await
         .map_err(reject)?;
-    Ok(json(StatusCode::OK, &PingOut::from(&response)))
+    let mut res = Response::new(ping_json(&response).into());
+    res.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Ok(res)
 }
 
 /// GET /api/clients/{name}/ping

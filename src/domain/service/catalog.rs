@@ -8,7 +8,7 @@
 //! within [`TTL`]. Reading one campaign or the list through it goes to the store as before
 //! (the dashboard and the jobs want them exact); only [`CampaignCatalog::snapshot`] is cached.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +18,7 @@ use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
 
 use crate::domain::campaign::{Campaign, Vocabulary};
+use crate::domain::shared::Shared;
 use crate::ports::{CampaignStore, Clock, StorageResult};
 
 /// How long a list of campaigns read from storage is reused.
@@ -39,7 +40,11 @@ pub struct Snapshot {
     pub campaigns: Vec<Campaign>,
     /// The distinct queries of the active campaigns, with the indices of the campaigns that were
     /// active when it was computed.
-    vocabulary: Mutex<Option<(Vec<usize>, Vocabulary)>>,
+    vocabulary: Mutex<Option<(Vec<usize>, Shared<Vocabulary>)>>,
+    /// Each campaign's vocabulary, and its first queries as the sketches of a shorter one ask
+    /// for them (by campaign index and number of queries): shared by every ping's commands.
+    vocabularies: Vec<Shared<Vocabulary>>,
+    truncated: Mutex<HashMap<(usize, usize), Shared<Vocabulary>>>,
 }
 
 impl CampaignCatalog {
@@ -69,12 +74,7 @@ impl CampaignCatalog {
             }
         }
         let campaigns = self.store.list_campaigns().await?;
-        let snapshot = Arc::new(Snapshot {
-            generation,
-            read_at: now,
-            campaigns,
-            vocabulary: Mutex::new(None),
-        });
+        let snapshot = Arc::new(Snapshot::new(generation, now, campaigns));
         *self.current.lock() = Some(snapshot.clone());
         Ok(snapshot)
     }
@@ -110,9 +110,37 @@ impl CampaignStore for CampaignCatalog {
 }
 
 impl Snapshot {
+    fn new(generation: u64, read_at: Duration, campaigns: Vec<Campaign>) -> Self {
+        Snapshot {
+            generation,
+            read_at,
+            vocabularies: campaigns
+                .iter()
+                .map(|c| Shared::new(c.vocabulary.clone()))
+                .collect(),
+            campaigns,
+            vocabulary: Mutex::new(None),
+            truncated: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The first `n` queries of the vocabulary of the campaign at `index` (all of them when it
+    /// has no more), the same shared value for every ping of this snapshot.
+    pub fn campaign_vocabulary(&self, index: usize, n: usize) -> Shared<Vocabulary> {
+        let whole = &self.vocabularies[index];
+        if n >= whole.queries.len() {
+            return whole.clone();
+        }
+        self.truncated
+            .lock()
+            .entry((index, n))
+            .or_insert_with(|| Shared::new(whole.truncated(n)))
+            .clone()
+    }
+
     /// The distinct queries of the campaigns active at `now`, in list order (newest campaign
     /// first). Computed once per set of active campaigns.
-    pub fn active_vocabulary(&self, now: DateTime<Utc>) -> Vocabulary {
+    pub fn active_vocabulary(&self, now: DateTime<Utc>) -> Shared<Vocabulary> {
         let active: Vec<usize> = self
             .campaigns
             .iter()
@@ -137,7 +165,7 @@ impl Snapshot {
             .filter(|q| seen.insert(*q))
             .cloned()
             .collect();
-        let vocabulary = Vocabulary { queries };
+        let vocabulary = Shared::new(Vocabulary { queries });
         *cached = Some((active, vocabulary.clone()));
         vocabulary
     }
@@ -173,16 +201,15 @@ mod tests {
 
     #[test]
     fn active_vocabulary_follows_the_campaigns_active_at_each_instant() {
-        let snapshot = Snapshot {
-            generation: 0,
-            read_at: Duration::ZERO,
-            campaigns: vec![
+        let snapshot = Snapshot::new(
+            0,
+            Duration::ZERO,
+            vec![
                 campaign("new", &["flu", "fever"], Some(t(2000))),
                 campaign("old", &["cold", "flu"], Some(t(1000))),
                 campaign("draft", &["hay fever"], None),
             ],
-            vocabulary: Mutex::new(None),
-        };
+        );
         let q = |s: &str| Query::Exact(s.into());
         assert_eq!(
             snapshot.active_vocabulary(t(1500)).queries,
@@ -193,6 +220,27 @@ mod tests {
             vec![q("flu"), q("fever"), q("cold")]
         );
         assert_eq!(snapshot.active_vocabulary(t(500)).queries, vec![]);
+        // Asked again for the same campaigns: the same shared value.
+        assert!(snapshot
+            .active_vocabulary(t(2500))
+            .ptr_eq(&snapshot.active_vocabulary(t(2600))));
+    }
+
+    #[test]
+    fn campaign_vocabularies_are_shared_whole_and_truncated() {
+        let snapshot = Snapshot::new(
+            0,
+            Duration::ZERO,
+            vec![campaign("a", &["flu", "fever", "cold"], Some(t(0)))],
+        );
+        let q = |s: &str| Query::Exact(s.into());
+        let whole = snapshot.campaign_vocabulary(0, 3);
+        assert_eq!(whole.queries, vec![q("flu"), q("fever"), q("cold")]);
+        assert!(whole.ptr_eq(&snapshot.campaign_vocabulary(0, 7)));
+        let two = snapshot.campaign_vocabulary(0, 2);
+        assert_eq!(two.queries, vec![q("flu"), q("fever")]);
+        assert!(two.ptr_eq(&snapshot.campaign_vocabulary(0, 2)));
+        assert_eq!(snapshot.campaign_vocabulary(0, 0).queries, vec![]);
     }
 
     /// A campaign store that counts the lists it answers.

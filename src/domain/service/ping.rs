@@ -12,18 +12,20 @@ use super::error::ServiceError;
 use super::{now, Context};
 use crate::domain::campaign::Vocabulary;
 use crate::domain::client::{self, Activity};
+use crate::domain::shared::Shared;
 use crate::domain::sketch::OpenSketch;
 use crate::domain::time::{Calendar, Day};
 use crate::ports::{ClientStore, Clock, Geocoder, Metrics, Random};
 
-/// What a client must do: fill in one sketch.
+/// What a client must do: fill in one sketch. The vocabulary and the keys are shared with the
+/// other pings' commands of the same campaign snapshot and group.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Command {
     pub sketch_name: String,
     pub start_time: DateTime<Utc>,
     pub end_time: DateTime<Utc>,
-    pub vocabulary: Vocabulary,
-    pub public_keys: Vec<String>,
+    pub vocabulary: Shared<Vocabulary>,
+    pub public_keys: Shared<Vec<String>>,
     pub round: Day,
     pub collect_encrypted: bool,
     pub collect_raw: bool,
@@ -32,7 +34,7 @@ pub struct Command {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PingResponse {
     pub submit: Vec<Command>,
-    pub vocabulary: Vocabulary,
+    pub vocabulary: Shared<Vocabulary>,
     pub next_ping_time: DateTime<Utc>,
 }
 
@@ -100,12 +102,15 @@ impl PingService {
         now: DateTime<Utc>,
     ) -> PingResponse {
         let cal = &self.calendar;
-        let campaign = |name: &str| catalog.campaigns.iter().find(|c| c.name == name);
+        let campaign = |name: &str| {
+            let i = catalog.campaigns.iter().position(|c| c.name == name)?;
+            Some((i, &catalog.campaigns[i]))
+        };
         // The open sketches are consumed: their names and keys move into the commands.
         let submit = open
             .into_iter()
             .filter_map(|o| {
-                let campaign = campaign(&o.sketch.campaign_name)?;
+                let (index, campaign) = campaign(&o.sketch.campaign_name)?;
                 let start = campaign.start_time?;
                 let day = o.sketch.day;
                 if cal.relative_day(start, now) >= day + campaign.window_days() {
@@ -115,9 +120,7 @@ impl PingService {
                     sketch_name: o.sketch.name,
                     start_time: cal.day_start(start, day),
                     end_time: cal.day_start(start, day + 1),
-                    vocabulary: campaign
-                        .vocabulary
-                        .truncated(o.sketch.queries_count as usize),
+                    vocabulary: catalog.campaign_vocabulary(index, o.sketch.queries_count as usize),
                     public_keys: o.public_keys,
                     round: day,
                     collect_encrypted: campaign.collect_encrypted,

@@ -280,15 +280,15 @@ pub async fn record_ping_returns_open_sketches_by_campaign_then_day_with_group_k
         vec![
             OpenSketch {
                 sketch: sketch_of(&alpha2, "a2m"),
-                public_keys: vec![key("k"), key("m")],
+                public_keys: vec![key("k"), key("m")].into(),
             },
             OpenSketch {
                 sketch: sketch_of(&beta1, "b1m"),
-                public_keys: vec![key("z"), key("m"), key("a")],
+                public_keys: vec![key("z"), key("m"), key("a")].into(),
             },
             OpenSketch {
                 sketch: sketch_of(&beta3, "b3m"),
-                public_keys: vec![key("m"), key("a")],
+                public_keys: vec![key("m"), key("a")].into(),
             },
         ]
     );
@@ -300,7 +300,7 @@ pub async fn record_ping_returns_open_sketches_by_campaign_then_day_with_group_k
     assert_eq!(
         open_k
             .iter()
-            .map(|o| (o.sketch.name.as_str(), o.public_keys.clone()))
+            .map(|o| (o.sketch.name.as_str(), o.public_keys.to_vec()))
             .collect::<Vec<_>>(),
         vec![
             ("a2k", vec![key("k"), key("m")]),

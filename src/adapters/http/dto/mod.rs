@@ -23,7 +23,7 @@ pub use campaigns::{CampaignIn, CampaignList, CampaignOut, QueryIn, VocabularyIn
 pub use clients::{
     ActivityList, ActivityOut, ClientDetailsOut, ClientIn, ClientList, ClientOut, ClientUpdateIn,
 };
-pub use ping::{CommandOut, PingIn, PingOut};
+pub use ping::{ping_json, CommandOut, PingIn, PingOut};
 pub use results::{AggregationOut, ExportRowOut, ResultList, StatsOut};
 pub use sketches::{SubmissionIn, MAX_VALUES};
 pub use stats::StatsResponse;

@@ -152,18 +152,24 @@ impl ClientStore for MemoryStorage {
     }
 
     async fn record_ping(&self, activity: &Activity) -> StorageResult<Option<Vec<OpenSketch>>> {
+        let row = activity.clone();
         let mut inner = self.write();
         if !inner.clients.contains_key(&activity.client_name) {
             return Ok(None);
         }
         inner.activity_seq += 1;
         let key = (activity.time, inner.activity_seq);
-        inner.activity.insert(key, activity.clone());
-        inner
-            .activity_by_client
-            .entry(activity.client_name.clone())
-            .or_default()
-            .insert(key);
+        inner.activity.insert(key, row);
+        match inner.activity_by_client.get_mut(&activity.client_name) {
+            Some(keys) => {
+                keys.insert(key);
+            }
+            None => {
+                inner
+                    .activity_by_client
+                    .insert(activity.client_name.clone(), [key].into());
+            }
+        }
         let Some(keys) = inner.sketches_by_client.get(&activity.client_name) else {
             return Ok(Some(Vec::new()));
         };
@@ -180,9 +186,10 @@ impl ClientStore for MemoryStorage {
             .map(|s| OpenSketch {
                 sketch: s.clone(),
                 public_keys: inner
-                    .groups
-                    .get(&(s.campaign_name.clone(), s.day, s.group))
-                    .map(|g| g.public_keys.clone())
+                    .group_keys
+                    .get(&s.campaign_name)
+                    .and_then(|groups| groups.get(&(s.day, s.group)))
+                    .cloned()
                     .unwrap_or_default(),
             })
             .collect();

@@ -19,12 +19,15 @@ use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use crate::domain::campaign::Campaign;
 use crate::domain::client::{Activity, Client, ClientBreakdown, ClientDay};
 use crate::domain::job::JobRun;
+use crate::domain::shared::Shared;
 use crate::domain::sketch::{Aggregation, Group, Sketch};
 use crate::domain::time::Day;
 use crate::ports::{Storage, StorageResult};
 
 type DayKey = (String, Day);
 type GroupKey = (String, Day, u32);
+/// A campaign's groups' public keys by (day, group).
+type CampaignKeys = HashMap<(Day, u32), Shared<Vec<String>>>;
 /// Activity is keyed by time and an insertion number, so equal times stay distinct.
 type ActivityKey = (DateTime<Utc>, u64);
 /// Job runs are keyed by job, start and an insertion number.
@@ -49,7 +52,11 @@ struct Inner {
     /// Per client: the names of its sketches (a handful: campaigns × open days).
     sketches_by_client: HashMap<String, Vec<String>>,
     sketches_by_day: BTreeMap<DayKey, Vec<String>>,
+    /// The groups without their public keys, which `group_keys` holds.
     groups: BTreeMap<GroupKey, Group>,
+    /// Each group's public keys as pings hand them out, one shared copy per group; by campaign
+    /// then (day, group), so a ping looks them up without building a key.
+    group_keys: HashMap<String, CampaignKeys>,
     raw_sums: BTreeMap<DayKey, Vec<i64>>,
     aggregations: BTreeMap<DayKey, Aggregation>,
     jobs: HashMap<String, JobState>,
@@ -110,6 +117,12 @@ impl Inner {
                 .collect();
             for g in groups {
                 self.groups.remove(&g);
+                if let Some(groups) = self.group_keys.get_mut(&g.0) {
+                    groups.remove(&(g.1, g.2));
+                    if groups.is_empty() {
+                        self.group_keys.remove(&g.0);
+                    }
+                }
             }
             self.raw_sums.remove(&key);
         }

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 
 use super::{DayKey, MemoryStorage};
 use crate::domain::crypto;
+use crate::domain::shared::Shared;
 use crate::domain::sketch::{add_counts, Group, Sketch, Submission};
 use crate::domain::time::Day;
 use crate::ports::storage::{DaySketches, SubmitOutcome};
@@ -36,9 +37,16 @@ impl SketchStore for MemoryStorage {
             return Err(StorageError::AlreadyExists);
         }
         for g in &day.groups {
+            // The keys are kept once, shared with the pings; the group row goes without them.
+            let key = (g.campaign_name.clone(), g.day, g.group);
+            let mut row = g.clone();
+            let keys = std::mem::take(&mut row.public_keys);
             inner
-                .groups
-                .insert((g.campaign_name.clone(), g.day, g.group), g.clone());
+                .group_keys
+                .entry(g.campaign_name.clone())
+                .or_default()
+                .insert((g.day, g.group), Shared::new(keys));
+            inner.groups.insert(key, row);
         }
         let mut names = Vec::with_capacity(day.sketches.len());
         for s in &day.sketches {
@@ -111,7 +119,15 @@ impl SketchStore for MemoryStorage {
         Ok(inner
             .groups
             .range((campaign.to_string(), day, 0)..=(campaign.to_string(), day, u32::MAX))
-            .map(|(_, g)| g.clone())
+            .map(|(_, g)| Group {
+                public_keys: inner
+                    .group_keys
+                    .get(campaign)
+                    .and_then(|groups| groups.get(&(day, g.group)))
+                    .map(|keys| keys.to_vec())
+                    .unwrap_or_default(),
+                ..g.clone()
+            })
             .collect())
     }
 

@@ -19,7 +19,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::ports::{Metrics, Storage, StorageError, StorageResult};
 use pool::Inner;
-use queries::Db;
+use queries::{ActivityWriter, Db, KeyCache};
 
 pub use migrate::{latest_version, MigrationReport};
 
@@ -168,6 +168,10 @@ impl MysqlConfig {
 pub struct MysqlStorage {
     inner: Arc<Inner>,
     database: String,
+    /// The group commit of pings' activity rows.
+    activity: Arc<ActivityWriter>,
+    /// Groups' public keys, read once per group.
+    keys: Arc<KeyCache>,
 }
 
 impl MysqlStorage {
@@ -183,7 +187,12 @@ impl MysqlStorage {
     ) -> Arc<MysqlStorage> {
         let database = config.database.clone();
         let inner = Inner::start(config, metrics);
-        Arc::new(MysqlStorage { inner, database })
+        Arc::new(MysqlStorage {
+            inner,
+            database,
+            activity: Arc::default(),
+            keys: Arc::default(),
+        })
     }
 
     /// True once the database is reachable and migrated.

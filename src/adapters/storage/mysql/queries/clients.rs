@@ -4,9 +4,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use r2d2_mysql::mysql::{Conn, Row, Value};
 
-use super::super::codec::{self, col, time_col, time_value};
+use super::super::codec::{col, time_col, time_value};
 use super::super::MysqlStorage;
-use super::sketches::{sketch_of, SKETCH_COLUMNS};
 use super::{all, in_list, opt, s, Db};
 use crate::domain::client::{Activity, Client, ClientDetails};
 use crate::domain::sketch::OpenSketch;
@@ -94,10 +93,20 @@ impl ClientStore for MysqlStorage {
         .await
     }
 
+    /// One SELECT (plus one per group whose keys this process has not read yet), then the
+    /// activity row written with those of concurrent pings (see `ping`).
     async fn record_ping(&self, activity: &Activity) -> StorageResult<Option<Vec<OpenSketch>>> {
-        let a = activity.clone();
-        self.call("record_ping", move |db| record_ping(db, &a))
-            .await
+        let name = activity.client_name.clone();
+        let keys = self.keys.clone();
+        let open = self
+            .call("record_ping", move |db| {
+                super::ping::open_sketches(db, &keys, &name)
+            })
+            .await?;
+        if open.is_some() {
+            self.activity.record(&self.inner, activity.clone()).await?;
+        }
+        Ok(open)
     }
 
     async fn prune_clients(&self, threshold: DateTime<Utc>) -> StorageResult<u64> {
@@ -313,49 +322,6 @@ fn activity_times(
         }
     }
     Ok(out)
-}
-
-/// Two statements whatever the number of sketches: the activity is inserted only when the
-/// client exists (INSERT … SELECT), then the open sketches come with their groups' keys.
-fn record_ping(db: &mut Db<Conn>, a: &Activity) -> StorageResult<Option<Vec<OpenSketch>>> {
-    let inserted = db.run(
-        "INSERT INTO activity (clientName, time, countryCode, extensionVersion, timezone) \
-         SELECT name, ?, ?, ?, ? FROM clients WHERE name = ?",
-        vec![
-            time_value(a.time),
-            opt(&a.country_code),
-            opt(&a.extension_version),
-            opt(&a.timezone),
-            s(&a.client_name),
-        ],
-    )?;
-    if inserted == 0 {
-        return Ok(None);
-    }
-    let rows: Vec<Row> = db.rows(
-        &format!(
-            "SELECT {SKETCH_COLUMNS}, g.publicKeys FROM sketches s \
-             LEFT JOIN sketch_groups g \
-               ON g.campaignName = s.campaignName AND g.day = s.day AND g.groupId = s.`group` \
-             WHERE s.clientName = ? AND s.submitted = 0 \
-             ORDER BY s.campaignName, s.day, s.name"
-        ),
-        vec![s(&a.client_name)],
-    )?;
-    let mut open = Vec::with_capacity(rows.len());
-    for mut r in rows {
-        let sketch = sketch_of(&mut r)?;
-        let keys: Option<String> = col(&mut r, 8)?;
-        open.push(OpenSketch {
-            sketch,
-            public_keys: keys
-                .as_deref()
-                .map(codec::decode_keys)
-                .transpose()?
-                .unwrap_or_default(),
-        });
-    }
-    Ok(Some(open))
 }
 
 /// Candidates are read without locks; each batch is deleted with its condition checked again,

@@ -7,7 +7,10 @@ mod campaigns;
 mod client_days;
 mod clients;
 mod jobs;
+mod ping;
 mod sketches;
+
+pub use ping::{ActivityWriter, KeyCache};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
