@@ -309,7 +309,7 @@ async fn ping_with_five_commands_costs_two_statements() {
     // The first ping of this process reads each group's keys once (5 groups).
     let counted_before = storage.statements();
     let first = Activity {
-        time: t("2018-05-13T01:00:00Z"),
+        time: utc("2018-05-13T01:00:00Z"),
         ..activity.clone()
     };
     let open = storage.record_ping(&first).await.unwrap().unwrap();
@@ -370,7 +370,7 @@ async fn concurrent_pings_share_activity_inserts_and_every_row_is_written_once()
             let storage = storage.clone();
             let activity = Activity {
                 client_name: n.to_string(),
-                time: t("2018-05-13T02:00:00Z"),
+                time: utc("2018-05-13T02:00:00Z"),
                 country_code: None,
                 extension_version: Some("1.2.0".into()),
                 timezone: None,
