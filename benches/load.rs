@@ -41,6 +41,7 @@ use serde_json::{json, Value};
 use pdd_server::app::{Application, Overrides};
 use pdd_server::config::Settings;
 use pdd_server::domain::crypto::ell;
+use pdd_server::testing::bench::env_or;
 use pdd_server::testing::{london_at as london, public_key, ManualClock};
 
 const TOKEN: &str = "load-test-token-0a9f3c71";
@@ -48,13 +49,6 @@ const CAMPAIGNS: usize = 3;
 const QUERIES: usize = 50;
 const GROUP_SIZE: usize = 10;
 const MYSQL: &str = "127.0.0.1:3306";
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn main() {
     // `cargo bench` passes --bench; `cargo test --benches` does not, and gets a quick run.

@@ -27,6 +27,7 @@ use pdd_server::domain::service::sketches::SubmissionInput;
 use pdd_server::domain::service::{Context, Services};
 use pdd_server::domain::sketch;
 use pdd_server::ports::Storage;
+use pdd_server::testing::bench::memory_figures;
 use pdd_server::testing::{
     blinded, campaign_input, cancelling_blinds, client_input, context, exact_queries,
     london_at as london, ManualClock,
@@ -143,21 +144,7 @@ impl Figures {
 }
 
 fn memory_line(when: &str) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<u64>().ok())
-            .map_or("?".to_string(), |kb| format!("{} MiB", kb / 1024))
-    };
-    println!(
-        "{:<40} VmRSS {}  VmHWM {}",
-        format!("memory {when}"),
-        field("VmRSS:"),
-        field("VmHWM:")
-    );
+    println!("{:<40} {}", format!("memory {when}"), memory_figures());
 }
 
 async fn run(n_clients: usize) {

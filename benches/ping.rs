@@ -31,6 +31,7 @@ use pdd_server::domain::service::ping::PingInput;
 use pdd_server::domain::service::Services;
 use pdd_server::domain::time::Calendar;
 use pdd_server::ports::Storage;
+use pdd_server::testing::bench::{env_or, memory_figures};
 use pdd_server::testing::{
     campaign_input, client_input, context, exact_queries, london_at as london, ManualClock,
 };
@@ -44,13 +45,6 @@ const QUERIES: usize = 50;
 const GROUP_SIZE: i64 = 50;
 /// Concurrent calls while filling the storage.
 const SETUP_CONCURRENCY: usize = 32;
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
@@ -391,19 +385,6 @@ impl CpuSplit {
     }
 }
 
-fn rss() -> String {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<u64>().ok())
-            .map_or("?".to_string(), |kb| format!("{} MiB", kb / 1024))
-    };
-    format!("VmRSS {}  VmHWM {}", field("VmRSS:"), field("VmHWM:"))
-}
-
 fn memory(clients: usize, seconds: u64) {
     println!("memory storage: {clients} clients, {CAMPAIGNS} campaigns × {QUERIES} queries, groups of {GROUP_SIZE}; wrk -t2 -c64 -d{seconds}s");
     let clock = Arc::new(ManualClock::new(london(today(), 0, 0)));
@@ -415,7 +396,7 @@ fn memory(clients: usize, seconds: u64) {
     let size = server.check_ping(&names[0]);
     println!(
         "  a ping answer: {size} bytes; memory after setup: {}",
-        rss()
+        memory_figures()
     );
     let admin = wrk(
         &format!("http://{}/admin/ping", server.admin),
@@ -439,7 +420,7 @@ fn memory(clients: usize, seconds: u64) {
     );
     println!(
         "  memory of the process after the runs: {}   (target RSS ≤ 800 MiB)",
-        rss()
+        memory_figures()
     );
     server.stop();
 }

@@ -9,8 +9,10 @@
 //!   [`client_input`];
 //! - blinded counts: [`cancelling_blinds`], [`blinded`];
 //! - [`entities`]: campaigns, clients, activity, sketches and aggregations as stored;
+//! - [`bench`]: the benches' settings from the environment and memory figures;
 //! - [`mysql`] (with the `mysql` feature): throw-away databases and a proxy that cuts them off.
 
+pub mod bench;
 mod blinding;
 mod campaigns;
 mod clients;
