@@ -16,7 +16,7 @@
 use std::io::Write;
 use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use chrono::NaiveDate;
 use chrono_tz::Europe::London;
@@ -429,13 +429,15 @@ fn memory(clients: usize, seconds: u64) {
 fn mysql_answers() -> bool {
     std::net::TcpStream::connect_timeout(
         &"127.0.0.1:3306".parse().expect("address"),
-        Duration::from_millis(500),
+        std::time::Duration::from_millis(500),
     )
     .is_ok()
 }
 
 #[cfg(feature = "mysql")]
 mod mysql {
+    use std::time::Duration;
+
     use super::*;
     use pdd_server::adapters::storage::mysql::{MysqlConfig, MysqlStorage};
 
